@@ -1,0 +1,43 @@
+# Two entry points for a new machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   := demo
+DEMO_RECORDS ?= 20000
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/bizlogic demo-data $(DEMO)/records.jsonl --records $(DEMO_RECORDS)
+	$(BIN)/bizlogic analyze $(DEMO)/records.jsonl --output $(DEMO)/report.json
+	$(BIN)/bizlogic analyze tests/fixtures/labelstudio/full_export.json --format labelstudio \
+		--min-support 2 --holdout 0 --output $(DEMO)/labelstudio-report.json
+	@echo
+	@echo "Demo data:        $(DEMO)/records.jsonl (ground truth: $(DEMO)/records.truth.json)"
+	@echo "Full results:     $(DEMO)/report.json, $(DEMO)/labelstudio-report.json"
+	@echo "Result schema:    docs/analysis-output.md    More: $(BIN)/bizlogic --help"
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/mining.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

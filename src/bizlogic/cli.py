@@ -1,0 +1,221 @@
+"""The ``bizlogic`` command line: one Typer app, one function per verb."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from bizlogic import __version__
+from bizlogic.mining.model import Filters, MiningParams
+from bizlogic.mining.registry import ALGORITHM_NAMES
+
+app = typer.Typer(
+    help="bizlogic — patterns, business rules and insights from annotation records.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+err = Console(stderr=True)
+
+EXIT_BAD_INPUT = 1
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str] | None:
+    if not values:
+        return None
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise _fail(f"{option}: expected NAME=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    from bizlogic.records.schema import RecordError, parse_timestamp
+
+    try:
+        return parse_timestamp(value, option)
+    except RecordError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def analyze(
+    file: Annotated[Path, typer.Argument(help="Records: JSON, JSONL, CSV or a Label Studio export.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto | json | jsonl | csv | labelstudio")
+    ] = "auto",
+    algorithms: Annotated[
+        str, typer.Option(help="Comma-separated: " + ", ".join(ALGORITHM_NAMES))
+    ] = ",".join(ALGORITHM_NAMES),
+    min_support: Annotated[int, typer.Option(help="Minimum number of records behind a rule.")] = 5,
+    min_confidence: Annotated[float, typer.Option(help="Minimum rule confidence (0..1).")] = 0.7,
+    max_fdr: Annotated[float, typer.Option(help="Maximum Benjamini–Hochberg q-value.")] = 0.05,
+    max_len: Annotated[int, typer.Option(help="Largest keyword set in co-occurrence mining.")] = 3,
+    holdout: Annotated[float, typer.Option(help="Share of records held out to validate rules.")] = 0.2,
+    since: Annotated[str | None, typer.Option(help="Only records created at or after (ISO-8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only records created before (ISO-8601).")] = None,
+    annotator: Annotated[
+        list[str] | None, typer.Option("--annotator", help="Only these annotators (repeatable).")
+    ] = None,
+    sentiment: Annotated[
+        list[str] | None, typer.Option("--sentiment", help="Only these sentiments (repeatable).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Insight language: en | zh.")] = "en",
+    strict: Annotated[bool, typer.Option(help="Reject the whole file if any row is bad.")] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where to write the rejects report (JSONL).")
+    ] = None,
+    csv_map: Annotated[
+        list[str] | None, typer.Option("--csv-map", help="FIELD=COLUMN for CSV input (repeatable).")
+    ] = None,
+    control: Annotated[
+        list[str] | None,
+        typer.Option("--control", help="Label Studio CONTROL=sentiment|label (repeatable)."),
+    ] = None,
+    text_key: Annotated[str, typer.Option(help="Label Studio task data key holding the text.")] = "text",
+    min_token_length: Annotated[int, typer.Option(help="Shortest Latin keyword kept.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the full JSON result here.")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Rows per table in the human summary.")] = 10,
+) -> None:
+    """Mine patterns, rules and insights from a file of annotation records.
+
+    Examples:
+
+      bizlogic analyze demo/records.jsonl
+
+      bizlogic analyze export.json --format labelstudio --control topic=label --lang zh
+
+      bizlogic analyze reviews.csv --csv-map text=body --csv-map sentiment=polarity -o report.json
+    """
+    from bizlogic.analysis_cli import run_analyze_command
+
+    names = [a.strip() for a in algorithms.split(",") if a.strip()]
+    unknown = [a for a in names if a not in ALGORITHM_NAMES]
+    if unknown or not names:
+        raise _fail(f"--algorithms: unknown {unknown}; choose from {', '.join(ALGORITHM_NAMES)}")
+    try:
+        params = MiningParams(
+            min_support=min_support,
+            min_confidence=min_confidence,
+            max_fdr=max_fdr,
+            max_len=max_len,
+            holdout_fraction=holdout,
+            time_range=(_parse_time(since, "--since"), _parse_time(until, "--until")),
+            filters=Filters(
+                annotators=tuple(annotator) if annotator else None,
+                sentiments=tuple(s.lower() for s in sentiment) if sentiment else None,
+            ),
+            lang=lang,
+        )
+    except ValueError as exc:
+        raise _fail(f"--{str(exc).replace('_', '-')}") from None
+    code = run_analyze_command(
+        file=file,
+        fmt=fmt,
+        algorithms=names,
+        params=params,
+        strict=strict,
+        rejects_path=rejects,
+        csv_mapping=_pairs(csv_map, "--csv-map"),
+        class_controls=_pairs(control, "--control"),
+        text_key=text_key,
+        min_token_length=min_token_length,
+        as_json=as_json,
+        output=output,
+        top=top,
+        console=err,
+    )
+    raise typer.Exit(code)
+
+
+@app.command("demo-data")
+def demo_data(
+    output: Annotated[Path, typer.Argument(help="JSONL file to write; truth goes beside it.")],
+    records: Annotated[int, typer.Option(help="Number of records (10k … 1M).")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
+    days: Annotated[int, typer.Option(help="Length of the period in days.")] = 120,
+) -> None:
+    """Write a seeded synthetic project with planted rules, trends and annotator quirks.
+
+    Examples:
+
+      bizlogic demo-data demo/records.jsonl --records 20000
+
+      bizlogic demo-data /tmp/big.jsonl --records 1000000 --seed 3
+    """
+    from bizlogic.records.synthetic import generate
+
+    if not 1_000 <= records <= 5_000_000:
+        raise _fail("--records: must be between 1000 and 5000000")
+    if days < 21:
+        raise _fail("--days: must be at least 21")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with err.status(f"generating {records:,} records"):
+        truth = generate(output, records, seed=seed, days=days)
+    truth_path = output.with_name(output.stem + ".truth.json")
+    err.print(f"wrote {records:,} records to {output} and the ground truth to {truth_path}")
+    del truth
+
+
+@app.command("detect-changes")
+def detect_changes(
+    before: Annotated[Path, typer.Argument(help="Earlier `analyze --output` JSON.")],
+    after: Annotated[Path, typer.Argument(help="Later `analyze --output` JSON.")],
+    threshold: Annotated[float, typer.Option(help="Smallest confidence shift reported.")] = 0.1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
+) -> None:
+    """Compare two analysis results: new and vanished rules, confidence shifts, change points.
+
+    Example:
+
+      bizlogic detect-changes march.json april.json --threshold 0.05
+    """
+    from bizlogic.mining.changes import detect_changes as compare
+    from bizlogic.mining.engine import AnalysisResult
+
+    results = []
+    for path in (before, after):
+        try:
+            results.append(AnalysisResult.from_dict(orjson.loads(path.read_bytes())))
+        except FileNotFoundError:
+            raise _fail(f"{path}: no such file") from None
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise _fail(f"{path}: not an analysis result ({exc})") from None
+    if not 0.0 < threshold <= 1.0:
+        raise _fail("--threshold: must be in (0, 1]")
+    changes = compare(results[0], results[1], threshold)
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(changes.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from bizlogic.report import print_changes
+
+    print_changes(changes, Console())
+

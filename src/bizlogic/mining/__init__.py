@@ -1,0 +1,1 @@
+"""Pure mining core: algorithms over a columnar :class:`~bizlogic.records.dataset.Dataset`."""

@@ -1,0 +1,226 @@
+"""keyword_cooccurrence: frequent keyword sets, keyword and class association rules, clusters.
+
+Sentiment and label values are added to each record's item set as class
+items, so one frequent-itemset pass yields both keyword → keyword rules and
+class association rules (keywords → sentiment/label).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from bizlogic.mining.contingency import one_hot
+from bizlogic.mining.insights.common import impact_score, localise, pct
+from bizlogic.mining.itemsets import RuleCounts, frequent_itemsets, productive_mask, single_consequent_rules
+from bizlogic.mining.measures import association_p_values, benjamini_hochberg, rule_measures
+from bizlogic.mining.model import AlgorithmOutput, Condition, Insight, MiningParams, Pattern
+from bizlogic.mining.registry import register, register_insights
+from bizlogic.mining.rulebuild import build_rules, rank_rules
+from bizlogic.records.dataset import Dataset
+
+NAME = "keyword_cooccurrence"
+# Keyword pairs at least this strongly associated (NPMI) link a cluster.
+CLUSTER_MIN_NPMI = 0.3
+CLUSTER_MIN_SIZE = 3
+MAX_CLUSTERS = 50
+
+
+def _items(data: Dataset, min_support: int) -> tuple[sp.csr_matrix, list[Condition]]:
+    """Frequent keyword columns followed by sentiment and label class columns."""
+    counts = np.asarray(data.tokens.sum(axis=0)).ravel()
+    keywords = np.flatnonzero(counts >= min_support)
+    blocks = [data.tokens[:, keywords]]
+    items = [Condition("text", "contains", data.vocab[k]) for k in keywords]
+    for field in ("sentiment", "label"):
+        column = data.class_column(field)
+        if column.categories:
+            blocks.append(one_hot(column))
+            items.extend(Condition(field, "eq", value) for value in column.categories)
+    return sp.hstack(blocks, format="csr", dtype=np.int32), items
+
+
+def _classify(rules: RuleCounts, items: list[Condition]) -> np.ndarray:
+    """Rule type per rule: 0 keyword→keyword, 1 keywords→class, -1 unused (class in antecedent)."""
+    is_class = np.array([c.operator != "contains" for c in items], dtype=bool)
+    kinds = np.where(is_class[rules.consequents], 1, 0)
+    for i, antecedent in enumerate(rules.antecedents):
+        if any(is_class[a] for a in antecedent):
+            kinds[i] = -1
+    return kinds
+
+
+def mine_rules(data: Dataset, params: MiningParams) -> tuple[list, dict]:
+    x, items = _items(data, params.min_support)
+    itemsets = frequent_itemsets(x, params.min_support, params.max_len)
+    candidates = single_consequent_rules(itemsets)
+    kinds = _classify(candidates, items)
+    tested = np.flatnonzero(kinds >= 0)
+    n = len(data)
+    n_a, n_c, n_ac = candidates.n_a[tested], candidates.n_c[tested], candidates.n_ac[tested]
+    p = association_p_values(n, n_a, n_c, n_ac)
+    q = benjamini_hochberg(p)
+    confident = n_ac >= params.min_confidence * n_a
+    passing = np.flatnonzero(confident & (q <= params.max_fdr))
+    subset = RuleCounts(
+        [candidates.antecedents[tested[i]] for i in passing],
+        candidates.consequents[tested[passing]],
+        n_a[passing], n_c[passing], n_ac[passing],
+    )
+    productive = productive_mask(subset, itemsets, n)
+    rules = []
+    for kind, rule_type in ((0, "keyword_association"), (1, "class_association")):
+        chosen = passing[productive & (kinds[tested[passing]] == kind)]
+        rules += build_rules(
+            NAME,
+            rule_type,
+            [tuple(items[a] for a in candidates.antecedents[tested[i]]) for i in chosen],
+            [items[candidates.consequents[tested[i]]] for i in chosen],
+            n, n_a[chosen], n_c[chosen], n_ac[chosen], p[chosen], q[chosen],
+        )
+    stats = {
+        "items": len(items),
+        "frequent_itemsets": len(itemsets),
+        "itemsets_by_size": {
+            str(k): sum(1 for s in itemsets if len(s) == k) for k in range(1, params.max_len + 1)
+        },
+        "rules_tested": int(tested.size),
+        "rules_confident_significant": int(passing.size),
+        "rules": len(rules),
+    }
+    return rank_rules(rules), stats
+
+
+def keyword_clusters(data: Dataset, params: MiningParams) -> list[Pattern]:
+    """Connected components of the graph whose edges are keyword pairs with NPMI ≥ threshold."""
+    counts = np.asarray(data.tokens.sum(axis=0)).ravel()
+    keywords = np.flatnonzero(counts >= params.min_support)
+    if keywords.size < CLUSTER_MIN_SIZE:
+        return []
+    x = data.tokens[:, keywords]
+    pairs = sp.triu(x.T @ x, k=1, format="coo")
+    strong = pairs.data >= params.min_support
+    rows, cols, joint = pairs.row[strong], pairs.col[strong], pairs.data[strong]
+    m = rule_measures(len(data), counts[keywords][rows], counts[keywords][cols], joint)
+    linked = m.npmi >= CLUSTER_MIN_NPMI
+    graph = sp.coo_matrix(
+        (np.ones(int(linked.sum())), (rows[linked], cols[linked])), shape=(keywords.size,) * 2
+    )
+    n_components, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels, minlength=n_components)
+    edge_npmi = m.npmi[linked]
+    edge_component = labels[rows[linked]]
+    patterns = []
+    for component in np.flatnonzero(sizes >= CLUSTER_MIN_SIZE):
+        members = keywords[labels == component]
+        order = np.argsort(-counts[members], kind="stable")
+        words = [data.vocab[k] for k in members[order]]
+        npmi = edge_npmi[edge_component == component]
+        patterns.append(
+            Pattern(
+                NAME,
+                "keyword_cluster",
+                "Keywords that tend to appear together: " + ", ".join(words[:8]),
+                strength=float(npmi.mean()),
+                data={
+                    "keywords": words,
+                    "counts": [int(c) for c in counts[members[order]]],
+                    "edges": int(npmi.size),
+                    "mean_npmi": float(npmi.mean()),
+                    "min_npmi_threshold": CLUSTER_MIN_NPMI,
+                },
+            )
+        )
+    patterns.sort(key=lambda p: (-p.strength, p.data["keywords"]))
+    return patterns[:MAX_CLUSTERS]
+
+
+@register(NAME)
+def keyword_cooccurrence(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
+    rules, stats = mine_rules(data.take(train_mask), params)
+    clusters = keyword_clusters(data, params)
+    stats["clusters"] = len(clusters)
+    stats["n_records"] = len(data)
+    return AlgorithmOutput(rules=rules, patterns=clusters, stats=stats)
+
+
+_COMBO_TITLE = {
+    "en": "Keyword combinations that predict {target}",
+    "zh": "可预测{target}的关键词组合",
+}
+_COMBO_BODY = {
+    "en": "{count} keyword combinations predict {target} better than any of their parts, "
+    "e.g. {example} ({conf} of {n_a} records).",
+    "zh": "有 {count} 个关键词组合比其中任一单词更能预测{target}，"
+    "例如 {example}（{n_a} 条记录中占 {conf}）。",
+}
+_COMBO_RECS = {
+    "en": [
+        "Add the combination {example} to the annotation guidelines as a worked example.",
+        "Check whether records matching {example} share a product, channel or time window.",
+    ],
+    "zh": [
+        "将组合 {example} 作为示例写入标注规范。",
+        "检查符合 {example} 的记录是否来自同一产品、渠道或时间段。",
+    ],
+}
+_CLUSTER_TITLE = {"en": "Topic cluster: {words}", "zh": "话题簇：{words}"}
+_CLUSTER_BODY = {
+    "en": "{size} keywords co-occur far more often than chance (mean NPMI {npmi:.2f}); "
+    "together they describe one recurring topic.",
+    "zh": "{size} 个关键词的共现远高于随机水平（平均 NPMI {npmi:.2f}），共同构成一个反复出现的话题。",
+}
+_CLUSTER_RECS = {
+    "en": ["Consider a dedicated label for this topic.", "Review how this topic's sentiment evolves."],
+    "zh": ["考虑为该话题设立专门的标签。", "关注该话题情感随时间的变化。"],
+}
+
+
+@register_insights(NAME)
+def cooccurrence_insights(output: AlgorithmOutput, params: MiningParams) -> list[Insight]:
+    lang = params.lang
+    insights = []
+    combos: dict[str, list] = {}
+    for rule in output.rules:
+        if rule.rule_type == "class_association" and len(rule.conditions) >= 2:
+            target = f"{rule.consequent.field} = {rule.consequent.value}"
+            combos.setdefault(target, []).append(rule)
+    for target, rules in sorted(combos.items()):
+        top = rules[0]
+        base = top.consequent_count / top.n_records
+        example = " + ".join(str(c.value) for c in top.conditions)
+        values = {
+            "target": target, "count": len(rules), "example": example,
+            "conf": pct(top.confidence), "n_a": top.antecedent_count,
+        }
+        insights.append(
+            Insight(
+                "pattern_insight",
+                localise(_COMBO_TITLE, lang, **values),
+                localise(_COMBO_BODY, lang, **values),
+                impact_score(
+                    (top.confidence - base) / (1 - base) if base < 1 else 0.0,
+                    min(1.0, sum(r.antecedent_count for r in rules) / top.n_records),
+                ),
+                [r.format(**values) for r in _COMBO_RECS[lang]],
+                NAME,
+                {"rules": [r.key for r in rules[:5]]},
+            )
+        )
+    for pattern in output.patterns[:5]:
+        words = pattern.data["keywords"]
+        values = {"words": ", ".join(words[:5]), "size": len(words), "npmi": pattern.data["mean_npmi"]}
+        coverage = max(pattern.data["counts"]) / max(1, output.stats.get("n_records", 0) or 1)
+        insights.append(
+            Insight(
+                "pattern_insight",
+                localise(_CLUSTER_TITLE, lang, **values),
+                localise(_CLUSTER_BODY, lang, **values),
+                impact_score(pattern.strength, min(1.0, coverage)),
+                list(_CLUSTER_RECS[lang]),
+                NAME,
+                {"keywords": words},
+            )
+        )
+    return insights

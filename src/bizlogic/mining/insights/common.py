@@ -1,0 +1,31 @@
+"""Shared pieces of insight generation: the impact formula and bilingual templates."""
+
+from __future__ import annotations
+
+import math
+
+# A finding that touches this share of the records counts as fully broad.
+FULL_COVERAGE = 0.2
+
+
+def impact_score(effect: float, coverage: float) -> float:
+    """Impact = sqrt(effect × min(1, coverage / FULL_COVERAGE)), rounded to 3 places.
+
+    ``effect`` is an algorithm-specific effect size already scaled to 0..1
+    (e.g. the change in a share, or how far a rule's confidence exceeds the
+    base rate); ``coverage`` is the share of records the finding concerns.
+    The geometric mean keeps a strong effect on a handful of records, and a
+    weak effect on everything, both below a strong, broad one.
+    """
+    e = min(max(effect, 0.0), 1.0)
+    c = min(max(coverage, 0.0) / FULL_COVERAGE, 1.0)
+    return round(math.sqrt(e * c), 3)
+
+
+def localise(templates: dict[str, str], lang: str, **values: object) -> str:
+    """Pick the ``lang`` template (falling back to English) and fill it in."""
+    return templates.get(lang, templates["en"]).format(**values)
+
+
+def pct(value: float) -> str:
+    return f"{100.0 * value:.0f}%"

@@ -1,0 +1,272 @@
+"""sentiment_correlation: which keywords make a sentiment more likely, and how sure we are.
+
+Every (keyword, sentiment) pair whose keyword occurs in at least
+``min_support`` records is one tested hypothesis; p-values come from a
+one-sided Fisher/G test and are corrected together with Benjamini–Hochberg.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from bizlogic.mining.contingency import KeywordClassCounts, keyword_class_counts
+from bizlogic.mining.insights.common import impact_score, localise, pct
+from bizlogic.mining.measures import association_p_values, benjamini_hochberg, rule_measures
+from bizlogic.mining.model import AlgorithmOutput, Condition, Insight, MiningParams, Pattern
+from bizlogic.mining.registry import register, register_insights
+from bizlogic.mining.rulebuild import build_rules, rank_rules
+from bizlogic.records.dataset import Dataset
+
+NAME = "sentiment_correlation"
+TOP_DISTINCTIVE = 20
+# Ordinal reading of common sentiment names, for rating agreement.
+SENTIMENT_ORDER = {
+    "negative": -1, "neg": -1, "负面": -1, "消极": -1,
+    "neutral": 0, "neu": 0, "中性": 0,
+    "positive": 1, "pos": 1, "正面": 1, "积极": 1,
+}
+# A rating agrees with a sentiment when it falls in that sentiment's band (1–5 scale).
+RATING_BANDS = {-1: (1.0, 2.0), 0: (3.0, 3.0), 1: (4.0, 5.0)}
+
+
+def _tested_pairs(
+    counts: KeywordClassCounts, min_support: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(keyword idx, class idx, p, q) for every keyword with at least min_support records."""
+    keywords = np.flatnonzero(counts.keyword >= min_support)
+    n_classes = counts.klass.shape[0]
+    kw = np.repeat(keywords, n_classes)
+    cls = np.tile(np.arange(n_classes), keywords.shape[0])
+    p = association_p_values(counts.n, counts.keyword[kw], counts.klass[cls], counts.joint[kw, cls])
+    return kw, cls, p, benjamini_hochberg(p)
+
+
+def _distinctive(data: Dataset, params: MiningParams) -> list[Pattern]:
+    counts = keyword_class_counts(data, data.sentiment)
+    kw, cls, _p, q = _tested_pairs(counts, params.min_support)
+    n_ac = counts.joint[kw, cls]
+    m = rule_measures(counts.n, counts.keyword[kw], counts.klass[cls], n_ac)
+    significant = (q <= params.max_fdr) & (m.lift > 1.0) & (n_ac >= params.min_support)
+    patterns = []
+    for c, sentiment in enumerate(data.sentiment.categories):
+        idx = np.flatnonzero(significant & (cls == c))
+        if idx.size == 0:
+            continue
+        order = idx[np.lexsort((kw[idx], -m.npmi[idx]))][:TOP_DISTINCTIVE]
+        keywords = [
+            {
+                "keyword": data.vocab[kw[i]],
+                "count": int(n_ac[i]),
+                "confidence": float(m.confidence[i]),
+                "lift": float(m.lift[i]),
+                "npmi": float(m.npmi[i]),
+                "q_value": float(q[i]),
+            }
+            for i in order
+        ]
+        patterns.append(
+            Pattern(
+                NAME,
+                "distinctive_keywords",
+                f"Keywords over-represented in {sentiment} records: "
+                + ", ".join(k["keyword"] for k in keywords[:5]),
+                strength=float(max(0.0, m.npmi[order[0]])),
+                data={"sentiment": sentiment, "base_rate": float(counts.klass[c] / counts.n),
+                      "keywords": keywords},
+            )
+        )
+    return patterns
+
+
+def _distribution(data: Dataset) -> Pattern:
+    counts = data.sentiment.counts()
+    total = int(counts.sum())
+    shares = counts / total if total else counts.astype(float)
+    nonzero = shares[shares > 0]
+    k = len(data.sentiment.categories)
+    entropy = float(-(nonzero * np.log(nonzero)).sum())
+    concentration = 1.0 - entropy / np.log(k) if k > 1 else 1.0
+    top = int(np.argmax(counts)) if total else -1
+    description = (
+        f"{total} records carry a sentiment; most common: {data.sentiment.categories[top]} "
+        f"({pct(float(shares[top]))})" if total else "No record carries a sentiment"
+    )
+    return Pattern(
+        NAME,
+        "sentiment_distribution",
+        description,
+        strength=float(concentration),
+        data={
+            "n": total,
+            "missing": len(data) - total,
+            "counts": {c: int(v) for c, v in zip(data.sentiment.categories, counts, strict=True)},
+            "shares": {c: float(v) for c, v in zip(data.sentiment.categories, shares, strict=True)},
+        },
+    )
+
+
+def _rating_agreement(data: Dataset) -> Pattern | None:
+    order = np.array(
+        [SENTIMENT_ORDER.get(c, 99) for c in data.sentiment.categories] + [99], dtype=np.int64
+    )
+    ordinal = order[data.sentiment.codes]  # code -1 picks the trailing 99
+    usable = (ordinal != 99) & ~np.isnan(data.rating)
+    if usable.sum() < 3:
+        return None
+    ratings, levels = data.rating[usable], ordinal[usable]
+    agree = np.zeros(ratings.shape[0], dtype=bool)
+    for level, (low, high) in RATING_BANDS.items():
+        agree |= (levels == level) & (ratings >= low) & (ratings <= high)
+    rho, p_value = stats.spearmanr(ratings, levels)
+    per_sentiment = {}
+    for c, name in enumerate(data.sentiment.categories):
+        mask = (data.sentiment.codes == c) & ~np.isnan(data.rating)
+        if mask.any():
+            per_sentiment[name] = {"count": int(mask.sum()), "mean_rating": float(data.rating[mask].mean())}
+    share = float(agree.mean())
+    return Pattern(
+        NAME,
+        "rating_agreement",
+        f"Ratings agree with the sentiment on {pct(share)} of {int(usable.sum())} rated records",
+        strength=share,
+        data={
+            "n": int(usable.sum()),
+            "agreement": share,
+            "spearman_rho": None if np.isnan(rho) else float(rho),
+            "spearman_p": None if np.isnan(p_value) else float(p_value),
+            "bands": {"negative": [1, 2], "neutral": [3, 3], "positive": [4, 5]},
+            "per_sentiment": per_sentiment,
+        },
+    )
+
+
+@register(NAME)
+def sentiment_correlation(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
+    train = data.take(train_mask)
+    counts = keyword_class_counts(train, train.sentiment)
+    kw, cls, p, q = _tested_pairs(counts, params.min_support)
+    n_a, n_c, n_ac = counts.keyword[kw], counts.klass[cls], counts.joint[kw, cls]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        confidence = np.where(n_a > 0, n_ac / np.maximum(n_a, 1), 0.0)
+    keep = (n_ac >= params.min_support) & (confidence >= params.min_confidence) & (q <= params.max_fdr)
+    idx = np.flatnonzero(keep)
+    rules = build_rules(
+        NAME,
+        "keyword_sentiment",
+        [(Condition("text", "contains", train.vocab[kw[i]]),) for i in idx],
+        [Condition("sentiment", "eq", train.sentiment.categories[cls[i]]) for i in idx],
+        counts.n, n_a[idx], n_c[idx], n_ac[idx], p[idx], q[idx],
+    )
+    patterns = [_distribution(data), *_distinctive(data, params)]
+    agreement = _rating_agreement(data)
+    if agreement is not None:
+        patterns.append(agreement)
+    return AlgorithmOutput(
+        rules=rank_rules(rules),
+        patterns=patterns,
+        stats={
+            "records_with_sentiment": counts.n,
+            "keywords_tested": int(np.unique(kw).size),
+            "pairs_tested": int(kw.size),
+            "rules": len(rules),
+        },
+    )
+
+
+_DRIVERS = {
+    "en": "What drives {sentiment} sentiment: {keywords}",
+    "zh": "{sentiment}情感的主要驱动词：{keywords}",
+}
+_DRIVERS_BODY = {
+    "en": "{count} keywords make {sentiment} much more likely than its base rate of {base}. "
+    "The strongest, '{top}', appears in {top_n} records and {top_conf} of them are {sentiment}.",
+    "zh": "有 {count} 个关键词使{sentiment}情感的概率明显高于基准 {base}。"
+    "最强的是“{top}”，出现在 {top_n} 条记录中，其中 {top_conf} 为{sentiment}。",
+}
+_DRIVERS_RECS = {
+    "en": [
+        "Read a sample of the records containing '{top}' to confirm the cause.",
+        "Track the share of records mentioning {keywords_short} week by week.",
+        "Use these keywords to pre-label or route new records for review.",
+    ],
+    "zh": [
+        "抽查包含“{top}”的记录，确认其背后的原因。",
+        "按周跟踪提及 {keywords_short} 的记录占比。",
+        "利用这些关键词对新记录进行预标注或分流复核。",
+    ],
+}
+_AGREEMENT_TITLE = {
+    "en": "Ratings contradict the sentiment on {share} of rated records",
+    "zh": "{share} 的已评分记录中评分与情感标注不一致",
+}
+_AGREEMENT_BODY = {
+    "en": "Of {n} records with both a rating and a sentiment, only {agree} have a rating in the "
+    "band expected for their sentiment (negative 1–2, neutral 3, positive 4–5).",
+    "zh": "在 {n} 条同时有评分和情感的记录中，只有 {agree} 的评分落在该情感应有的区间"
+    "（负面 1–2，中性 3，正面 4–5）。",
+}
+_AGREEMENT_RECS = {
+    "en": [
+        "Clarify in the guidelines how sentiment relates to the star rating.",
+        "Re-review records whose rating and sentiment disagree most (e.g. 5 stars, negative).",
+    ],
+    "zh": [
+        "在标注规范中明确情感与星级评分的对应关系。",
+        "优先复核评分与情感严重不符的记录（如 5 星却标为负面）。",
+    ],
+}
+# Below this share, rating/sentiment agreement is reported as a quality problem.
+AGREEMENT_ALERT = 0.7
+
+
+@register_insights(NAME)
+def sentiment_insights(output: AlgorithmOutput, params: MiningParams) -> list[Insight]:
+    lang = params.lang
+    insights = []
+    by_sentiment: dict[str, list] = {}
+    for rule in output.rules:
+        by_sentiment.setdefault(str(rule.consequent.value), []).append(rule)
+    for sentiment, rules in sorted(by_sentiment.items()):
+        top = rules[0]
+        base = top.consequent_count / top.n_records
+        effect = (top.confidence - base) / (1.0 - base) if base < 1 else 0.0
+        coverage = min(1.0, sum(r.antecedent_count for r in rules) / top.n_records)
+        names = [str(r.conditions[0].value) for r in rules[:5]]
+        values = {
+            "sentiment": sentiment,
+            "keywords": ", ".join(f"{w} ({pct(r.confidence)})" for w, r in zip(names, rules, strict=False)),
+            "keywords_short": ", ".join(names[:3]),
+            "count": len(rules),
+            "base": pct(base),
+            "top": names[0],
+            "top_n": top.antecedent_count,
+            "top_conf": pct(top.confidence),
+        }
+        insights.append(
+            Insight(
+                "pattern_insight",
+                localise(_DRIVERS, lang, **values),
+                localise(_DRIVERS_BODY, lang, **values),
+                impact_score(effect, coverage),
+                [r.format(**values) for r in _DRIVERS_RECS[lang]],
+                NAME,
+                {"rules": [r.key for r in rules[:5]], "effect": effect, "coverage": coverage},
+            )
+        )
+    for pattern in output.patterns:
+        if pattern.pattern_type == "rating_agreement" and pattern.data["agreement"] < AGREEMENT_ALERT:
+            share = pattern.data["agreement"]
+            values = {"share": pct(1 - share), "n": pattern.data["n"], "agree": pct(share)}
+            insights.append(
+                Insight(
+                    "quality_insight",
+                    localise(_AGREEMENT_TITLE, lang, **values),
+                    localise(_AGREEMENT_BODY, lang, **values),
+                    impact_score(1.0 - share, 1.0),
+                    list(_AGREEMENT_RECS[lang]),
+                    NAME,
+                    {"agreement": share, "n": pattern.data["n"]},
+                )
+            )
+    return insights
