@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/bizlogic demo-data $(DEMO)/records.jsonl --records $(DEMO_RECORDS)
 	$(BIN)/bizlogic analyze $(DEMO)/records.jsonl --output $(DEMO)/report.json
-	$(BIN)/bizlogic analyze tests/fixtures/labelstudio/full_export.json --format labelstudio \
+	$(BIN)/bizlogic analyze tests/fixtures/labelstudio/export_full.json --format labelstudio \
 		--min-support 2 --holdout 0 --output $(DEMO)/labelstudio-report.json
 	@echo
 	@echo "Demo data:        $(DEMO)/records.jsonl (ground truth: $(DEMO)/records.truth.json)"

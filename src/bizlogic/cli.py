@@ -65,7 +65,9 @@ def main(
 
 @app.command()
 def analyze(
-    file: Annotated[Path, typer.Argument(help="Records: JSON, JSONL, CSV or a Label Studio export.")],
+    file: Annotated[
+        Path, typer.Argument(help="Records: JSON, JSONL, CSV or a Label Studio export.")
+    ],
     fmt: Annotated[
         str, typer.Option("--format", help="auto | json | jsonl | csv | labelstudio")
     ] = "auto",
@@ -76,9 +78,15 @@ def analyze(
     min_confidence: Annotated[float, typer.Option(help="Minimum rule confidence (0..1).")] = 0.7,
     max_fdr: Annotated[float, typer.Option(help="Maximum Benjamini–Hochberg q-value.")] = 0.05,
     max_len: Annotated[int, typer.Option(help="Largest keyword set in co-occurrence mining.")] = 3,
-    holdout: Annotated[float, typer.Option(help="Share of records held out to validate rules.")] = 0.2,
-    since: Annotated[str | None, typer.Option(help="Only records created at or after (ISO-8601).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only records created before (ISO-8601).")] = None,
+    holdout: Annotated[
+        float, typer.Option(help="Share of records held out to validate rules.")
+    ] = 0.2,
+    since: Annotated[
+        str | None, typer.Option(help="Only records created at or after (ISO-8601).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only records created before (ISO-8601).")
+    ] = None,
     annotator: Annotated[
         list[str] | None, typer.Option("--annotator", help="Only these annotators (repeatable).")
     ] = None,
@@ -97,7 +105,9 @@ def analyze(
         list[str] | None,
         typer.Option("--control", help="Label Studio CONTROL=sentiment|label (repeatable)."),
     ] = None,
-    text_key: Annotated[str, typer.Option(help="Label Studio task data key holding the text.")] = "text",
+    text_key: Annotated[
+        str, typer.Option(help="Label Studio task data key holding the text.")
+    ] = "text",
     min_token_length: Annotated[int, typer.Option(help="Shortest Latin keyword kept.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
     output: Annotated[
@@ -171,18 +181,25 @@ def demo_data(
 
       bizlogic demo-data /tmp/big.jsonl --records 1000000 --seed 3
     """
-    from bizlogic.records.synthetic import generate
+    from bizlogic.records.synthetic import generate, truth_path
 
     if not 1_000 <= records <= 5_000_000:
         raise _fail("--records: must be between 1000 and 5000000")
     if days < 21:
         raise _fail("--days: must be at least 21")
+    from rich.progress import Progress
+
     output.parent.mkdir(parents=True, exist_ok=True)
-    with err.status(f"generating {records:,} records"):
-        truth = generate(output, records, seed=seed, days=days)
-    truth_path = output.with_name(output.stem + ".truth.json")
-    err.print(f"wrote {records:,} records to {output} and the ground truth to {truth_path}")
-    del truth
+    with Progress(console=err) as progress:
+        task = progress.add_task("generating", total=records)
+        generate(
+            output,
+            records,
+            seed=seed,
+            days=days,
+            progress=lambda written: progress.update(task, completed=written),
+        )
+    err.print(f"wrote {records:,} records to {output} and the ground truth to {truth_path(output)}")
 
 
 @app.command("detect-changes")
@@ -218,4 +235,3 @@ def detect_changes(
     from bizlogic.report import print_changes
 
     print_changes(changes, Console())
-

@@ -31,8 +31,9 @@ def print_summary(result: AnalysisResult, console: Console, top: int = 10) -> No
     accuracy = meta.get("pattern_accuracy")
     console.print(
         f"[bold]{meta['n_records']:,} records[/] analysed "
-        f"({meta['n_train']:,} train / {meta['n_holdout']:,} hold-out) in {meta['duration_s']:.1f}s; "
-        f"{len(result.rules)} rules, {len(result.patterns)} patterns, {len(result.insights)} insights; "
+        f"({meta['n_train']:,} train / {meta['n_holdout']:,} hold-out) "
+        f"in {meta['duration_s']:.1f}s; {len(result.rules)} rules, "
+        f"{len(result.patterns)} patterns, {len(result.insights)} insights; "
         f"pattern accuracy {_fmt(accuracy, 2) if accuracy is not None else 'n/a'}"
     )
     by_type = Counter(r.rule_type for r in result.rules)
@@ -41,12 +42,12 @@ def print_summary(result: AnalysisResult, console: Console, top: int = 10) -> No
 
     if result.rules:
         table = Table(title=f"Top rules (of {len(result.rules)})", show_lines=False)
-        for column in ("rule", "support", "conf", "lift", "conviction", "q", "hold-out conf"):
+        for column in ("rule", "support", "conf", "lift", "conv.", "q", "hold-out"):
             table.add_column(column, justify="left" if column == "rule" else "right")
         ranked = sorted(result.rules, key=lambda r: (-r.confidence * min(r.lift, 50), r.key))
         for rule in _diverse(ranked, top):
             table.add_row(
-                rule.pattern,
+                _compact(rule),
                 f"{rule.support_count:,}",
                 _fmt(rule.confidence),
                 _fmt(rule.lift, 2),
@@ -70,7 +71,9 @@ def print_summary(result: AnalysisResult, console: Console, top: int = 10) -> No
         console.print(table)
 
     if result.insights:
-        console.print(f"[bold]Insights[/] (top {min(top, len(result.insights))} of {len(result.insights)})")
+        console.print(
+            f"[bold]Insights[/] (top {min(top, len(result.insights))} of {len(result.insights)})"
+        )
         for insight in result.insights[:top]:
             console.print(
                 f"• [bold]{insight.title}[/] [dim]({insight.insight_type}, impact "
@@ -80,12 +83,29 @@ def print_summary(result: AnalysisResult, console: Console, top: int = 10) -> No
                 console.print(f"    → {recommendation}")
 
 
+def _compact(rule) -> str:
+    """`'refund' & 'late' → sentiment=negative`: the table's rule column stays narrow."""
+
+    def part(c) -> str:
+        value = c.to_dict()["value"]
+        if c.operator == "contains":
+            return repr(value)
+        symbol = {"eq": "=", "gte": "≥", "lt": "<"}.get(c.operator, c.operator)
+        return f"{c.field}{symbol}{value}"
+
+    return " & ".join(part(c) for c in rule.conditions) + " → " + part(rule.consequent)
+
+
 def _diverse(rules: list, limit: int) -> list:
     """Top rules, at most half of the table from one rule type so every algorithm is visible."""
     cap = max(1, limit // 2)
     taken: Counter[str] = Counter()
+    seen: set[str] = set()
     out = []
     for rule in rules:
+        if rule.key in seen:
+            continue
+        seen.add(rule.key)
         if taken[rule.rule_type] < cap:
             out.append(rule)
             taken[rule.rule_type] += 1
@@ -100,7 +120,10 @@ def print_changes(changes: Changes, console: Console) -> None:
         f"vanished, [bold]{len(changes.confidence_shifts)}[/] confidence shifts ≥ "
         f"{changes.threshold:.2f}, [bold]{len(changes.new_change_points)}[/] new change points"
     )
-    for title, rules in (("New rules", changes.new_rules), ("Vanished rules", changes.vanished_rules)):
+    for title, rules in (
+        ("New rules", changes.new_rules),
+        ("Vanished rules", changes.vanished_rules),
+    ):
         if rules:
             table = Table(title=title)
             table.add_column("rule")
@@ -114,7 +137,9 @@ def print_changes(changes: Changes, console: Console) -> None:
         for column in ("rule", "before", "after", "Δ"):
             table.add_column(column, justify="left" if column == "rule" else "right")
         for shift in changes.confidence_shifts[:20]:
-            table.add_row(shift.pattern, _fmt(shift.before), _fmt(shift.after), f"{shift.delta:+.3f}")
+            table.add_row(
+                shift.pattern, _fmt(shift.before), _fmt(shift.after), f"{shift.delta:+.3f}"
+            )
         console.print(table)
     for point in changes.new_change_points:
         console.print(f"• new change point: {point['description']}")

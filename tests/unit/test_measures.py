@@ -9,6 +9,7 @@ from scipy import stats
 from bizlogic.mining.measures import (
     association_p_values,
     benjamini_hochberg,
+    hypergeom_upper_tail,
     rule_measures,
 )
 
@@ -41,7 +42,7 @@ def test_small_counts_use_fisher_exact_upper_tail():
 
 def test_large_counts_use_one_sided_g_test():
     table = np.array([[15, 5], [15, 65]])
-    g, p_two, _, _ = stats.chi2_contingency(table, correction=False, lambda_="log-likelihood")
+    _g, p_two, _, _ = stats.chi2_contingency(table, correction=False, lambda_="log-likelihood")
     assert association_p_values(100, 20, 30, 15)[()] == pytest.approx(p_two / 2)
     # Negative association: the upper-tail p-value is close to one.
     assert association_p_values(100, 20, 30, 1)[()] > 0.99
@@ -86,3 +87,25 @@ def test_bh_is_monotone_and_dominates_p(p_list):
     assert np.all(q <= 1.0)
     order = np.argsort(p, kind="stable")
     assert np.all(np.diff(q[order]) >= -1e-15)
+
+
+@given(
+    st.integers(1, 400).flatmap(
+        lambda n: st.tuples(
+            st.just(n), st.integers(0, n), st.integers(0, n), st.integers(-2, n + 2)
+        )
+    )
+)
+def test_hypergeometric_tail_matches_scipy(args):
+    n, successes, draws, k = args
+    expected = stats.hypergeom.sf(k - 1, n, successes, draws)
+    assert hypergeom_upper_tail(n, successes, draws, k)[()] == pytest.approx(expected, abs=1e-12)
+
+
+def test_hypergeometric_tail_vectorised_and_extreme():
+    n = np.array([1_000_000, 1_000_000, 50])
+    successes = np.array([2_000, 10, 25])
+    draws = np.array([1_500, 999_990, 25])
+    k = np.array([40, 10, 20])
+    expected = stats.hypergeom.sf(k - 1, n, successes, draws)
+    assert hypergeom_upper_tail(n, successes, draws, k) == pytest.approx(expected, rel=1e-9)

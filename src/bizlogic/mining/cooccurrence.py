@@ -13,11 +13,19 @@ from scipy.sparse.csgraph import connected_components
 
 from bizlogic.mining.contingency import one_hot
 from bizlogic.mining.insights.common import impact_score, localise, pct
-from bizlogic.mining.itemsets import RuleCounts, frequent_itemsets, productive_mask, single_consequent_rules
+from bizlogic.mining.itemsets import (
+    Itemsets,
+    RuleCounts,
+    frequent_itemsets,
+    generalisation_counts,
+    productive_mask,
+    single_consequent_rules,
+)
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg, rule_measures
 from bizlogic.mining.model import AlgorithmOutput, Condition, Insight, MiningParams, Pattern
 from bizlogic.mining.registry import register, register_insights
 from bizlogic.mining.rulebuild import build_rules, rank_rules
+from bizlogic.mining.tasks import collapse_tasks
 from bizlogic.records.dataset import Dataset
 
 NAME = "keyword_cooccurrence"
@@ -41,51 +49,69 @@ def _items(data: Dataset, min_support: int) -> tuple[sp.csr_matrix, list[Conditi
     return sp.hstack(blocks, format="csr", dtype=np.int32), items
 
 
-def _classify(rules: RuleCounts, items: list[Condition]) -> np.ndarray:
-    """Rule type per rule: 0 keyword→keyword, 1 keywords→class, -1 unused (class in antecedent)."""
-    is_class = np.array([c.operator != "contains" for c in items], dtype=bool)
-    kinds = np.where(is_class[rules.consequents], 1, 0)
-    for i, antecedent in enumerate(rules.antecedents):
-        if any(is_class[a] for a in antecedent):
-            kinds[i] = -1
-    return kinds
+def _tested(rules: RuleCounts, is_class: np.ndarray) -> np.ndarray:
+    """Indices of candidate rules: no class item in the antecedent."""
+    ok = np.ones(len(rules), dtype=bool)
+    for size, block in enumerate(rules.antecedents, start=1):
+        chosen = np.flatnonzero(rules.antecedent_size == size)
+        ok[chosen] = ~is_class[block[rules.index_in_size[chosen]]].any(axis=1)
+    return np.flatnonzero(ok)
+
+
+def rule_p_values(rules: RuleCounts, itemsets: Itemsets, n: int) -> np.ndarray:
+    """Association p-value, raised to the worst improvement p-value over each generalisation.
+
+    A rule A → c with |A| ≥ 2 must beat every rule with one item fewer: within
+    the records matching G = A∖{x}, records that also contain x must be
+    significantly more often c (one-sided Fisher/G test on that 2×2 table).
+    Otherwise "refund + box → negative" would ride on "refund → negative".
+    """
+    p = association_p_values(n, rules.n_a, rules.n_c, rules.n_ac)
+    for size in range(2, len(rules.antecedents) + 1):
+        chosen = np.flatnonzero(rules.antecedent_size == size)
+        if chosen.size == 0:
+            continue
+        for n_g, n_gc in generalisation_counts(rules, itemsets, size):
+            improvement = association_p_values(n_g, rules.n_a[chosen], n_gc, rules.n_ac[chosen])
+            p[chosen] = np.maximum(p[chosen], improvement)
+    return p
 
 
 def mine_rules(data: Dataset, params: MiningParams) -> tuple[list, dict]:
     x, items = _items(data, params.min_support)
+    is_class = np.array([c.operator != "contains" for c in items], dtype=bool)
     itemsets = frequent_itemsets(x, params.min_support, params.max_len)
     candidates = single_consequent_rules(itemsets)
-    kinds = _classify(candidates, items)
-    tested = np.flatnonzero(kinds >= 0)
+    tested = candidates.take(_tested(candidates, is_class))
     n = len(data)
-    n_a, n_c, n_ac = candidates.n_a[tested], candidates.n_c[tested], candidates.n_ac[tested]
-    p = association_p_values(n, n_a, n_c, n_ac)
+    p = rule_p_values(tested, itemsets, n)
     q = benjamini_hochberg(p)
-    confident = n_ac >= params.min_confidence * n_a
-    passing = np.flatnonzero(confident & (q <= params.max_fdr))
-    subset = RuleCounts(
-        [candidates.antecedents[tested[i]] for i in passing],
-        candidates.consequents[tested[passing]],
-        n_a[passing], n_c[passing], n_ac[passing],
+    passing = np.flatnonzero(
+        (tested.n_ac >= params.min_confidence * tested.n_a) & (q <= params.max_fdr)
     )
-    productive = productive_mask(subset, itemsets, n)
+    chosen = passing[productive_mask(tested.take(passing), itemsets, n)]
     rules = []
-    for kind, rule_type in ((0, "keyword_association"), (1, "class_association")):
-        chosen = passing[productive & (kinds[tested[passing]] == kind)]
+    for want_class, rule_type in ((False, "keyword_association"), (True, "class_association")):
+        picked = chosen[is_class[tested.consequents[chosen]] == want_class]
         rules += build_rules(
             NAME,
             rule_type,
-            [tuple(items[a] for a in candidates.antecedents[tested[i]]) for i in chosen],
-            [items[candidates.consequents[tested[i]]] for i in chosen],
-            n, n_a[chosen], n_c[chosen], n_ac[chosen], p[chosen], q[chosen],
+            [tuple(items[a] for a in tested.antecedent(int(i))) for i in picked],
+            [items[tested.consequents[i]] for i in picked],
+            n,
+            tested.n_a[picked],
+            tested.n_c[picked],
+            tested.n_ac[picked],
+            p[picked],
+            q[picked],
         )
     stats = {
         "items": len(items),
         "frequent_itemsets": len(itemsets),
         "itemsets_by_size": {
-            str(k): sum(1 for s in itemsets if len(s) == k) for k in range(1, params.max_len + 1)
+            str(size): int(level.counts.size) for size, level in enumerate(itemsets.levels, 1)
         },
-        "rules_tested": int(tested.size),
+        "rules_tested": len(tested),
         "rules_confident_significant": int(passing.size),
         "rules": len(rules),
     }
@@ -137,11 +163,15 @@ def keyword_clusters(data: Dataset, params: MiningParams) -> list[Pattern]:
 
 
 @register(NAME)
-def keyword_cooccurrence(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
-    rules, stats = mine_rules(data.take(train_mask), params)
-    clusters = keyword_clusters(data, params)
+def keyword_cooccurrence(
+    data: Dataset, train_mask: np.ndarray, params: MiningParams
+) -> AlgorithmOutput:
+    train = collapse_tasks(data.take(train_mask))
+    rules, stats = mine_rules(train, params)
+    clusters = keyword_clusters(collapse_tasks(data), params)
     stats["clusters"] = len(clusters)
     stats["n_records"] = len(data)
+    stats["transactions"] = len(train)
     return AlgorithmOutput(rules=rules, patterns=clusters, stats=stats)
 
 
@@ -169,10 +199,14 @@ _CLUSTER_TITLE = {"en": "Topic cluster: {words}", "zh": "话题簇：{words}"}
 _CLUSTER_BODY = {
     "en": "{size} keywords co-occur far more often than chance (mean NPMI {npmi:.2f}); "
     "together they describe one recurring topic.",
-    "zh": "{size} 个关键词的共现远高于随机水平（平均 NPMI {npmi:.2f}），共同构成一个反复出现的话题。",
+    "zh": "{size} 个关键词的共现远高于随机水平（平均 NPMI {npmi:.2f}），"
+    "共同构成一个反复出现的话题。",
 }
 _CLUSTER_RECS = {
-    "en": ["Consider a dedicated label for this topic.", "Review how this topic's sentiment evolves."],
+    "en": [
+        "Consider a dedicated label for this topic.",
+        "Review how this topic's sentiment evolves.",
+    ],
     "zh": ["考虑为该话题设立专门的标签。", "关注该话题情感随时间的变化。"],
 }
 
@@ -191,8 +225,11 @@ def cooccurrence_insights(output: AlgorithmOutput, params: MiningParams) -> list
         base = top.consequent_count / top.n_records
         example = " + ".join(str(c.value) for c in top.conditions)
         values = {
-            "target": target, "count": len(rules), "example": example,
-            "conf": pct(top.confidence), "n_a": top.antecedent_count,
+            "target": target,
+            "count": len(rules),
+            "example": example,
+            "conf": pct(top.confidence),
+            "n_a": top.antecedent_count,
         }
         insights.append(
             Insight(
@@ -210,7 +247,11 @@ def cooccurrence_insights(output: AlgorithmOutput, params: MiningParams) -> list
         )
     for pattern in output.patterns[:5]:
         words = pattern.data["keywords"]
-        values = {"words": ", ".join(words[:5]), "size": len(words), "npmi": pattern.data["mean_npmi"]}
+        values = {
+            "words": ", ".join(words[:5]),
+            "size": len(words),
+            "npmi": pattern.data["mean_npmi"],
+        }
         coverage = max(pattern.data["counts"]) / max(1, output.stats.get("n_records", 0) or 1)
         insights.append(
             Insight(

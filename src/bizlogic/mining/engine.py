@@ -81,7 +81,7 @@ def holdout_mask(data: Dataset, fraction: float) -> np.ndarray:
     """Deterministic split by crc32(record id): the same record always lands on the same side."""
     if fraction <= 0.0:
         return np.zeros(len(data), dtype=bool)
-    return (data.id_hash % _HASH_BUCKETS) < int(round(fraction * _HASH_BUCKETS))
+    return (data.id_hash % _HASH_BUCKETS) < round(fraction * _HASH_BUCKETS)
 
 
 def _validate(rules: list[Rule], holdout: Dataset, train: Dataset, params: MiningParams) -> None:

@@ -106,8 +106,10 @@ class Condition:
             self.operator, self.operator
         )
         field_name = "text" if self.operator == "contains" else self.field
-        return f"{field_name} {symbol} {value!r}" if isinstance(value, str) else (
-            f"{field_name} {symbol} {value}"
+        return (
+            f"{field_name} {symbol} {value!r}"
+            if isinstance(value, str)
+            else (f"{field_name} {symbol} {value}")
         )
 
 
@@ -147,8 +149,10 @@ class Rule:
 
     @property
     def pattern(self) -> str:
-        return "IF " + " AND ".join(c.describe() for c in self.conditions) + (
-            " THEN " + self.consequent.describe()
+        return (
+            "IF "
+            + " AND ".join(c.describe() for c in self.conditions)
+            + (" THEN " + self.consequent.describe())
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -219,8 +223,11 @@ class Pattern:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Pattern:
         return cls(
-            data["algorithm"], data["pattern_type"], data["description"],
-            float(data["strength"]), dict(data.get("data", {})),
+            data["algorithm"],
+            data["pattern_type"],
+            data["description"],
+            float(data["strength"]),
+            dict(data.get("data", {})),
         )
 
 
@@ -240,9 +247,13 @@ class Insight:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Insight:
         return cls(
-            data["insight_type"], data["title"], data["description"],
-            float(data["impact_score"]), list(data["recommendations"]),
-            data["algorithm"], dict(data.get("evidence", {})),
+            data["insight_type"],
+            data["title"],
+            data["description"],
+            float(data["impact_score"]),
+            list(data["recommendations"]),
+            data["algorithm"],
+            dict(data.get("evidence", {})),
         )
 
 

@@ -13,7 +13,12 @@ from bizlogic.records.dataset import Dataset
 # mined on ``data.take(train_mask)`` so the engine can validate them on the rest.
 Algorithm = Callable[[Dataset, np.ndarray, MiningParams], AlgorithmOutput]
 
-ALGORITHM_NAMES = ("sentiment_correlation", "keyword_cooccurrence", "temporal_trends", "user_behavior")
+ALGORITHM_NAMES = (
+    "sentiment_correlation",
+    "keyword_cooccurrence",
+    "temporal_trends",
+    "user_behavior",
+)
 _REGISTRY: dict[str, Algorithm] = {}
 
 

@@ -1,5 +1,8 @@
 """sentiment_correlation: which keywords make a sentiment more likely, and how sure we are.
 
+Keyword statistics count each annotated text once: a task annotated by
+several people is one observation whose sentiment is their majority, so
+duplicated texts cannot make chance associations look significant.
 Every (keyword, sentiment) pair whose keyword occurs in at least
 ``min_support`` records is one tested hypothesis; p-values come from a
 one-sided Fisher/G test and are corrected together with Benjamini–Hochberg.
@@ -16,15 +19,24 @@ from bizlogic.mining.measures import association_p_values, benjamini_hochberg, r
 from bizlogic.mining.model import AlgorithmOutput, Condition, Insight, MiningParams, Pattern
 from bizlogic.mining.registry import register, register_insights
 from bizlogic.mining.rulebuild import build_rules, rank_rules
+from bizlogic.mining.tasks import collapse_tasks
 from bizlogic.records.dataset import Dataset
 
 NAME = "sentiment_correlation"
 TOP_DISTINCTIVE = 20
 # Ordinal reading of common sentiment names, for rating agreement.
 SENTIMENT_ORDER = {
-    "negative": -1, "neg": -1, "负面": -1, "消极": -1,
-    "neutral": 0, "neu": 0, "中性": 0,
-    "positive": 1, "pos": 1, "正面": 1, "积极": 1,
+    "negative": -1,
+    "neg": -1,
+    "负面": -1,
+    "消极": -1,
+    "neutral": 0,
+    "neu": 0,
+    "中性": 0,
+    "positive": 1,
+    "pos": 1,
+    "正面": 1,
+    "积极": 1,
 }
 # A rating agrees with a sentiment when it falls in that sentiment's band (1–5 scale).
 RATING_BANDS = {-1: (1.0, 2.0), 0: (3.0, 3.0), 1: (4.0, 5.0)}
@@ -72,8 +84,11 @@ def _distinctive(data: Dataset, params: MiningParams) -> list[Pattern]:
                 f"Keywords over-represented in {sentiment} records: "
                 + ", ".join(k["keyword"] for k in keywords[:5]),
                 strength=float(max(0.0, m.npmi[order[0]])),
-                data={"sentiment": sentiment, "base_rate": float(counts.klass[c] / counts.n),
-                      "keywords": keywords},
+                data={
+                    "sentiment": sentiment,
+                    "base_rate": float(counts.klass[c] / counts.n),
+                    "keywords": keywords,
+                },
             )
         )
     return patterns
@@ -90,7 +105,9 @@ def _distribution(data: Dataset) -> Pattern:
     top = int(np.argmax(counts)) if total else -1
     description = (
         f"{total} records carry a sentiment; most common: {data.sentiment.categories[top]} "
-        f"({pct(float(shares[top]))})" if total else "No record carries a sentiment"
+        f"({pct(float(shares[top]))})"
+        if total
+        else "No record carries a sentiment"
     )
     return Pattern(
         NAME,
@@ -123,7 +140,10 @@ def _rating_agreement(data: Dataset) -> Pattern | None:
     for c, name in enumerate(data.sentiment.categories):
         mask = (data.sentiment.codes == c) & ~np.isnan(data.rating)
         if mask.any():
-            per_sentiment[name] = {"count": int(mask.sum()), "mean_rating": float(data.rating[mask].mean())}
+            per_sentiment[name] = {
+                "count": int(mask.sum()),
+                "mean_rating": float(data.rating[mask].mean()),
+            }
     share = float(agree.mean())
     return Pattern(
         NAME,
@@ -142,23 +162,33 @@ def _rating_agreement(data: Dataset) -> Pattern | None:
 
 
 @register(NAME)
-def sentiment_correlation(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
-    train = data.take(train_mask)
+def sentiment_correlation(
+    data: Dataset, train_mask: np.ndarray, params: MiningParams
+) -> AlgorithmOutput:
+    # Keyword statistics count each text once (see mining/tasks.py).
+    train = collapse_tasks(data.take(train_mask))
     counts = keyword_class_counts(train, train.sentiment)
     kw, cls, p, q = _tested_pairs(counts, params.min_support)
     n_a, n_c, n_ac = counts.keyword[kw], counts.klass[cls], counts.joint[kw, cls]
     with np.errstate(divide="ignore", invalid="ignore"):
         confidence = np.where(n_a > 0, n_ac / np.maximum(n_a, 1), 0.0)
-    keep = (n_ac >= params.min_support) & (confidence >= params.min_confidence) & (q <= params.max_fdr)
+    keep = (
+        (n_ac >= params.min_support) & (confidence >= params.min_confidence) & (q <= params.max_fdr)
+    )
     idx = np.flatnonzero(keep)
     rules = build_rules(
         NAME,
         "keyword_sentiment",
         [(Condition("text", "contains", train.vocab[kw[i]]),) for i in idx],
         [Condition("sentiment", "eq", train.sentiment.categories[cls[i]]) for i in idx],
-        counts.n, n_a[idx], n_c[idx], n_ac[idx], p[idx], q[idx],
+        counts.n,
+        n_a[idx],
+        n_c[idx],
+        n_ac[idx],
+        p[idx],
+        q[idx],
     )
-    patterns = [_distribution(data), *_distinctive(data, params)]
+    patterns = [_distribution(data), *_distinctive(collapse_tasks(data), params)]
     agreement = _rating_agreement(data)
     if agreement is not None:
         patterns.append(agreement)
@@ -166,7 +196,7 @@ def sentiment_correlation(data: Dataset, train_mask: np.ndarray, params: MiningP
         rules=rank_rules(rules),
         patterns=patterns,
         stats={
-            "records_with_sentiment": counts.n,
+            "texts_with_sentiment": counts.n,
             "keywords_tested": int(np.unique(kw).size),
             "pairs_tested": int(kw.size),
             "rules": len(rules),
@@ -235,7 +265,9 @@ def sentiment_insights(output: AlgorithmOutput, params: MiningParams) -> list[In
         names = [str(r.conditions[0].value) for r in rules[:5]]
         values = {
             "sentiment": sentiment,
-            "keywords": ", ".join(f"{w} ({pct(r.confidence)})" for w, r in zip(names, rules, strict=False)),
+            "keywords": ", ".join(
+                f"{w} ({pct(r.confidence)})" for w, r in zip(names, rules, strict=False)
+            ),
             "keywords_short": ", ".join(names[:3]),
             "count": len(rules),
             "base": pct(base),
@@ -255,7 +287,10 @@ def sentiment_insights(output: AlgorithmOutput, params: MiningParams) -> list[In
             )
         )
     for pattern in output.patterns:
-        if pattern.pattern_type == "rating_agreement" and pattern.data["agreement"] < AGREEMENT_ALERT:
+        if (
+            pattern.pattern_type == "rating_agreement"
+            and pattern.data["agreement"] < AGREEMENT_ALERT
+        ):
             share = pattern.data["agreement"]
             values = {"share": pct(1 - share), "n": pattern.data["n"], "agree": pct(share)}
             insights.append(

@@ -124,7 +124,9 @@ class _Interner:
         remap[-1] = -1
         for new, old in enumerate(order):
             remap[old] = new
-        codes = remap[np.asarray(self.codes, dtype=np.int64)] if self.codes else np.empty(0, np.int32)
+        codes = (
+            remap[np.asarray(self.codes, dtype=np.int64)] if self.codes else np.empty(0, np.int32)
+        )
         return Categorical(codes.astype(np.int32), tuple(self.values[i] for i in order))
 
 
@@ -181,7 +183,9 @@ class DatasetBuilder:
         self._task.add(record.task_id)
         self._rating.append(np.nan if record.rating is None else record.rating)
         self._lead.append(np.nan if record.lead_time is None else record.lead_time)
-        self._created.append(NAT if record.created_at is None else int(record.created_at.timestamp()))
+        self._created.append(
+            NAT if record.created_at is None else int(record.created_at.timestamp())
+        )
         self._token_rows.append(self._token_ids(record))
 
     def extend(self, records: Iterable[Record]) -> DatasetBuilder:
@@ -203,7 +207,11 @@ class DatasetBuilder:
         remap = np.empty(len(words), dtype=np.int32)
         remap[order] = np.arange(len(words), dtype=np.int32)
         matrix = sp.csr_matrix(
-            (np.ones(indices.shape[0], dtype=np.int32), remap[indices] if len(words) else indices, indptr),
+            (
+                np.ones(indices.shape[0], dtype=np.int32),
+                remap[indices] if len(words) else indices,
+                indptr,
+            ),
             shape=(n, len(words)),
         )
         matrix.sort_indices()

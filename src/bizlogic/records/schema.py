@@ -66,6 +66,8 @@ def format_timestamp(value: datetime) -> str:
 
 def normalize_class(value: Any, field: str) -> str | None:
     """Class values (sentiment, label) compare case-insensitively, so store them lower-cased."""
+    if type(value) is str:  # fast path: the common case on million-row imports
+        return value.strip().lower() or None
     if value is None:
         return None
     if isinstance(value, list):
@@ -81,6 +83,11 @@ def normalize_class(value: Any, field: str) -> str | None:
 
 def parse_timestamp(value: Any, field: str = "created_at") -> datetime | None:
     """ISO-8601 strings or epoch seconds; naive values are taken as UTC."""
+    if type(value) is str and len(value) == 20 and value[-1] == "Z":
+        try:  # fast path for the canonical "YYYY-MM-DDTHH:MM:SSZ" form
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -110,6 +117,8 @@ def parse_timestamp(value: Any, field: str = "created_at") -> datetime | None:
 
 
 def parse_float(value: Any, field: str) -> float | None:
+    if type(value) is float and math.isfinite(value):  # fast path
+        return value
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
@@ -124,6 +133,8 @@ def parse_float(value: Any, field: str) -> float | None:
 
 
 def _optional_str(value: Any, field: str) -> str | None:
+    if type(value) is str:  # fast path
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -176,7 +187,9 @@ def record_from_mapping(data: dict[str, Any], project_id: str | None = None) -> 
         raise RecordError("lead_time", f"negative: {lead_time}")
     record_id = _optional_str(data.get("id"), "id")
     if record_id is None:
-        record_id = derived_id(text, annotator, task_id, created_at and format_timestamp(created_at))
+        record_id = derived_id(
+            text, annotator, task_id, created_at and format_timestamp(created_at)
+        )
     return Record(
         id=record_id,
         text=text,

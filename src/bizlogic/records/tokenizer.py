@@ -17,13 +17,22 @@ from importlib import resources
 import rjieba
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# A letter/digit that is not Han; words may contain inner apostrophes and hyphens.
-_WORDCHAR = rf"[^\W_{_HAN}]"
+# Han runs | decimal numbers | words (letters/digits, inner apostrophes and hyphens).
+# No capture groups: findall without groups is about 3x faster, and the kind
+# of each piece is read off its first character instead.
 _TOKEN_RE = re.compile(
-    rf"(?P<han>[{_HAN}]+)"
-    rf"|(?P<num>\d+(?:[.,]\d+)*(?![^\W_{_HAN}]))"
-    rf"|(?P<word>{_WORDCHAR}+(?:['’\-]{_WORDCHAR}+)*)"
+    rf"[{_HAN}]+"
+    rf"|\d+(?:[.,]\d+)+"
+    rf"|[^\W{_HAN}]+(?:['’\-][^\W{_HAN}]+)*"
 )
+
+
+def _is_han(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+
+
+def _is_number(piece: str) -> bool:
+    return piece.replace(".", "").replace(",", "").isdigit()
 
 
 @cache
@@ -31,7 +40,9 @@ def load_stopwords(lang: str) -> frozenset[str]:
     """The shipped stop-word list for ``lang`` ("en" or "zh")."""
     text = resources.files("bizlogic.records").joinpath(f"stopwords/{lang}.txt").read_text("utf-8")
     return frozenset(
-        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
+        line.strip().lower()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
     )
 
 
@@ -57,15 +68,16 @@ class Tokenizer:
     def tokenize(self, text: str) -> list[str]:
         stop = self.stopwords
         seen: dict[str, None] = {}
-        normalised = unicodedata.normalize("NFKC", text)
-        for match in _TOKEN_RE.finditer(normalised):
-            kind = match.lastgroup
-            piece = match.group()
-            if kind == "han":
-                for word in rjieba.cut(piece):
+        pieces = _TOKEN_RE.findall(unicodedata.normalize("NFKC", text))
+        # One rjieba call per text: Han runs joined by spaces, which jieba never
+        # merges across, then split back into per-run groups.
+        han_groups = iter(self._segment_han([p for p in pieces if _is_han(p[0])]))
+        for piece in pieces:
+            if _is_han(piece[0]):
+                for word in next(han_groups):
                     if len(word) >= self.min_han_length and word not in stop:
                         seen.setdefault(word, None)
-            elif kind == "num":
+            elif _is_number(piece):
                 if self.keep_numbers and len(piece) >= self.min_length:
                     seen.setdefault(piece, None)
             else:
@@ -73,6 +85,20 @@ class Tokenizer:
                 if len(word) >= self.min_length and word not in stop:
                     seen.setdefault(word, None)
         return list(seen)
+
+    @staticmethod
+    def _segment_han(runs: list[str]) -> list[list[str]]:
+        if not runs:
+            return []
+        if len(runs) == 1:
+            return [rjieba.cut(runs[0])]
+        groups: list[list[str]] = [[]]
+        for word in rjieba.cut(" ".join(runs)):
+            if word == " ":
+                groups.append([])
+            else:
+                groups[-1].append(word)
+        return groups
 
     def record_tokens(self, text: str, keywords: list[str] | None) -> list[str]:
         """A record's explicit ``keywords`` override tokenization."""

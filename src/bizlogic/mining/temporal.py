@@ -1,0 +1,1014 @@
+"""temporal_trends: how volume, sentiment shares and ratings move over time.
+
+Records are binned on a regular UTC grid with np.bincount (a million records
+cost milliseconds); every test then runs on the short per-bin series from
+:mod:`bizlogic.mining.timeseries`. Methods, thresholds and the change-point
+penalty are described in docs/mining-temporal.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bizlogic.mining.insights.common import impact_score, localise, pct
+from bizlogic.mining.measures import association_p_values, benjamini_hochberg
+from bizlogic.mining.model import (
+    AlgorithmOutput,
+    Condition,
+    Insight,
+    MiningParams,
+    Pattern,
+    Rule,
+)
+from bizlogic.mining.registry import register, register_insights
+from bizlogic.mining.rulebuild import build_rules, rank_rules
+from bizlogic.mining.timeseries import (
+    DAY,
+    TimeGrid,
+    TrendTest,
+    WeeklyTest,
+    change_point_penalty,
+    make_grid,
+    mann_kendall,
+    pelt_l2,
+    poisson_p_values,
+    robust_z,
+    two_proportion_test,
+    weekly_test,
+)
+from bizlogic.records.dataset import NAT, Dataset
+from bizlogic.records.schema import format_timestamp, parse_timestamp
+
+NAME = "temporal_trends"
+MIN_TREND_BINS = 8  # the normal approximation of Mann–Kendall needs n ≥ 8
+MIN_SEASONAL_DAYS = 21  # three full weeks of complete days
+MIN_WEEKLY_AMPLITUDE = 0.10  # busiest vs quietest weekday, relative to an average day
+MIN_SHARE_SHIFT = 0.05  # a confirmed change point moves a share by ≥ 5 percentage points
+MIN_SEGMENT_BINS = {"hour": 6, "day": 7, "week": 4}
+ANOMALY_Z = 3.5  # Iglewicz–Hoaglin cut-off for modified z-scores
+MIN_ANOMALY_DEVIATION = 0.20  # and ≥ 20% away from the expected count
+# A significant trend must also move the series this much over the analysed span:
+MIN_TREND_CHANGE = {
+    "volume_trend": 0.10,  # relative to the mean volume per bin
+    "sentiment_trend": 0.05,  # share, absolute (5 percentage points)
+    "rating_trend": 0.05,  # relative to the observed rating range
+}
+MIN_ANOMALY_LEVEL = 5.0  # median records per bin below which counts are too discrete
+
+
+@dataclass(frozen=True)
+class TemporalSeries:
+    """Zero-filled per-bin counts of the records that have a ``created_at``."""
+
+    grid: TimeGrid
+    volume: np.ndarray  # records per bin
+    sentiments: tuple[str, ...]
+    sentiment_counts: np.ndarray  # bins × sentiments
+    rating_sum: np.ndarray
+    rating_count: np.ndarray
+    rating_range: float  # max − min of the individual ratings, scales rating effects
+    records_with_time: int
+    records_without_time: int
+
+    @property
+    def with_sentiment(self) -> np.ndarray:
+        return self.sentiment_counts.sum(axis=1)
+
+    def shares(self) -> np.ndarray:
+        """Share of each sentiment among the bin's records with a sentiment; nan if none."""
+        totals = self.with_sentiment[:, None].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(totals > 0, self.sentiment_counts / totals, np.nan)
+
+    def mean_rating(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.rating_count > 0, self.rating_sum / self.rating_count, np.nan)
+
+    def interior(self) -> np.ndarray:
+        """Bins other than the first and last, which the observation window usually cuts."""
+        return np.arange(1, max(self.grid.n_bins - 1, 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The series as JSON-ready lists (None where a bin has no value)."""
+        shares = self.shares()
+        return {
+            "bin_size": self.grid.name,
+            "bins": [self.grid.label(i) for i in range(self.grid.n_bins)],
+            "volume": self.volume.tolist(),
+            "shares": {s: _nullable(shares[:, k]) for k, s in enumerate(self.sentiments)},
+            "mean_rating": _nullable(self.mean_rating()),
+        }
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values.tolist()]
+
+
+def build_series(data: Dataset) -> TemporalSeries | None:
+    """Bin every timed record; None when no record has a ``created_at``."""
+    timed = data.created_at != NAT
+    timestamps = data.created_at[timed]
+    if timestamps.size == 0:
+        return None
+    grid = make_grid(timestamps)
+    bins = grid.index(timestamps)
+    n_bins, k = grid.n_bins, len(data.sentiment.categories)
+    codes = data.sentiment.codes[timed]
+    has = codes >= 0
+    counts = np.bincount(bins[has] * k + codes[has], minlength=n_bins * k)
+    rating = data.rating[timed]
+    rated = ~np.isnan(rating)
+    return TemporalSeries(
+        grid=grid,
+        volume=np.bincount(bins, minlength=n_bins),
+        sentiments=data.sentiment.categories,
+        sentiment_counts=counts.reshape(n_bins, k),
+        rating_sum=np.bincount(bins[rated], weights=rating[rated], minlength=n_bins),
+        rating_count=np.bincount(bins[rated], minlength=n_bins),
+        rating_range=float(np.ptp(rating[rated])) if rated.any() else 0.0,
+        records_with_time=int(timestamps.size),
+        records_without_time=int(len(data) - timestamps.size),
+    )
+
+
+def _no_tests() -> dict[str, int]:
+    """Counters of the tests one run performed, reported in the stats."""
+    names = (
+        "mann_kendall",
+        "kruskal_wallis",
+        "pelt_series",
+        "two_proportion",
+        "robust_z_bins",
+        "rule_association",
+    )
+    return dict.fromkeys(names, 0)
+
+
+@dataclass
+class _Run:
+    """State shared by the analysis steps of one call."""
+
+    series: TemporalSeries
+    params: MiningParams
+    patterns: list[Pattern] = field(default_factory=list)
+    tests: dict[str, int] = field(default_factory=_no_tests)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def grid(self) -> TimeGrid:
+        return self.series.grid
+
+    def per_day(self, per_bin: float) -> float:
+        return per_bin * DAY / self.grid.seconds
+
+
+# ---------------------------------------------------------------- trends
+
+
+@dataclass(frozen=True)
+class _TrendInput:
+    pattern_type: str
+    series: str
+    sentiment: str | None
+    positions: np.ndarray  # grid bins
+    values: np.ndarray
+
+
+def _trend_inputs(run: _Run) -> list[_TrendInput]:
+    s = run.series
+    inputs = []
+    if run.grid.name != "hour":
+        inner = s.interior()
+        inputs.append(_TrendInput("volume_trend", "volume", None, inner, s.volume[inner]))
+    else:
+        run.skipped["volume_trend"] = "hour grids are dominated by the daily cycle"
+    present = np.flatnonzero(s.with_sentiment > 0)
+    shares = s.shares()
+    for k, sentiment in enumerate(s.sentiments):
+        values = shares[present, k]
+        inputs.append(_TrendInput("sentiment_trend", "sentiment_share", sentiment, present, values))
+    rated = np.flatnonzero(s.rating_count > 0)
+    inputs.append(_TrendInput("rating_trend", "mean_rating", None, rated, s.mean_rating()[rated]))
+    # Constant series (one sentiment only, one rating value) carry no trend to test.
+    return [t for t in inputs if t.positions.size >= MIN_TREND_BINS and np.ptp(t.values) > 0]
+
+
+def _trend_pattern(run: _Run, item: _TrendInput, test: TrendTest, q: float) -> Pattern:
+    first, last = int(item.positions[0]), int(item.positions[-1])
+    data = {
+        "series": item.series,
+        "sentiment": item.sentiment,
+        "bin_size": run.grid.name,
+        "n_bins": test.n,
+        "start": run.grid.label(first),
+        "end": run.grid.label(last),
+        "direction": "increasing" if test.s > 0 else "decreasing",
+        "mann_kendall_s": test.s,
+        "variance_s": test.var_s,
+        "z": test.z,
+        "tau": test.tau,
+        "p_value": test.p_value,
+        "q_value": q,
+        "slope_per_bin": test.slope,
+        "slope_per_day": run.per_day(test.slope),
+        "start_value": test.intercept + test.slope * first,
+        "end_value": test.intercept + test.slope * last,
+        "mean": float(np.mean(item.values)),
+    }
+    if item.sentiment is None:
+        del data["sentiment"]
+    data["change"] = _trend_change(
+        item.pattern_type, test, float(last - first), data["mean"], run.series.rating_range
+    )
+    if item.series == "mean_rating":
+        data["rating_range"] = run.series.rating_range
+    return Pattern(
+        NAME,
+        item.pattern_type,
+        _sentence(item.pattern_type, data, run.params.lang),
+        strength=abs(test.tau),
+        data=data,
+    )
+
+
+def _trend_change(
+    item_type: str, test: TrendTest, span: float, mean: float, rating_range: float
+) -> float:
+    """Change of the Sen line over ``span`` bins, scaled as MIN_TREND_CHANGE expects."""
+    change = abs(test.slope) * span
+    if item_type == "volume_trend":
+        return change / mean if mean > 0 else 0.0
+    if item_type == "rating_trend":
+        return change / rating_range if rating_range > 0 else 0.0
+    return change
+
+
+def _large_enough(run: _Run, item: _TrendInput, test: TrendTest) -> bool:
+    span = float(item.positions[-1] - item.positions[0])
+    change = _trend_change(
+        item.pattern_type, test, span, float(np.mean(item.values)), run.series.rating_range
+    )
+    return change >= MIN_TREND_CHANGE[item.pattern_type]
+
+
+def _trends(run: _Run) -> TrendTest | None:
+    """Mann–Kendall on every series, BH across them; returns the volume test if significant."""
+    inputs = _trend_inputs(run)
+    tests = [mann_kendall(t.values, t.positions) for t in inputs]
+    run.tests["mann_kendall"] += len(tests)
+    q = benjamini_hochberg(np.array([t.p_value for t in tests]))
+    volume = None
+    for item, test, q_value in zip(inputs, tests, q, strict=True):
+        if q_value > run.params.max_fdr or test.s == 0 or not _large_enough(run, item, test):
+            continue
+        run.patterns.append(_trend_pattern(run, item, test, float(q_value)))
+        if item.pattern_type == "volume_trend":
+            volume = test
+    return volume
+
+
+# ---------------------------------------------------------- seasonality
+
+WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+}
+
+
+def _seasonality(run: _Run) -> WeeklyTest | None:
+    """Weekly cycle of daily volume; returned only when significant and large enough."""
+    if run.grid.name != "day":
+        run.skipped["weekly_seasonality"] = "needs a day grid"
+        return None
+    inner = run.series.interior()
+    if inner.size < MIN_SEASONAL_DAYS:
+        run.skipped["weekly_seasonality"] = (
+            f"needs {MIN_SEASONAL_DAYS} complete days, have {inner.size}"
+        )
+        return None
+    test = weekly_test(run.series.volume[inner], run.grid.weekdays()[inner])
+    run.tests["kruskal_wallis"] += 1
+    if test.p_value > run.params.max_fdr or test.amplitude < MIN_WEEKLY_AMPLITUDE:
+        return None
+    data = {
+        "bin_size": "day",
+        "n_days": test.n_days,
+        "full_weeks": test.n_days // 7,
+        "weekdays": list(WEEKDAYS["en"]),
+        "weekday_index": test.index.tolist(),
+        "weekday_mean_volume": test.mean_volume.tolist(),
+        "weekday_effect": test.effect.tolist(),
+        "peak_weekday": WEEKDAYS["en"][int(np.argmax(test.index))],
+        "low_weekday": WEEKDAYS["en"][int(np.argmin(test.index))],
+        "amplitude": test.amplitude,
+        "h_statistic": test.h,
+        "p_value": test.p_value,
+    }
+    run.patterns.append(
+        Pattern(
+            NAME,
+            "weekly_seasonality",
+            _sentence("weekly_seasonality", data, run.params.lang),
+            strength=min(1.0, test.amplitude),
+            data=data,
+        )
+    )
+    return test
+
+
+# ------------------------------------------------------------- anomalies
+
+
+def _anomalies(run: _Run, weekly: WeeklyTest | None, trend: TrendTest | None) -> None:
+    """Robust z-scores of interior volume after removing the weekday profile and trend.
+
+    A bin is an anomaly when |z| ≥ 3.5, its count is ≥ 20% away from the
+    expected count, and a Poisson test against the expected count survives BH
+    over all bins (so counting noise alone is never reported).
+    """
+    if run.grid.name == "hour":
+        run.skipped["volume_anomaly"] = "hour grids cover too few days to model the daily cycle"
+        return
+    inner = run.series.interior()
+    volume = run.series.volume[inner].astype(np.float64)
+    if inner.size < MIN_TREND_BINS or np.median(volume) < MIN_ANOMALY_LEVEL:
+        run.skipped["volume_anomaly"] = "too few bins or too few records per bin"
+        return
+    adjusted = volume.copy()
+    if weekly is not None:
+        adjusted -= weekly.effect[run.grid.weekdays()[inner]]
+    if trend is not None:
+        adjusted -= trend.slope * inner
+    run.tests["robust_z_bins"] += int(inner.size)
+    z = robust_z(adjusted)
+    if z is None:
+        return
+    expected = volume - (adjusted - np.median(adjusted))
+    deviation = np.abs(volume - expected) / np.maximum(expected, 1.0)
+    p = poisson_p_values(volume, expected)
+    q = benjamini_hochberg(p)
+    flagged = (np.abs(z) >= ANOMALY_Z) & (deviation >= MIN_ANOMALY_DEVIATION)
+    for i in np.flatnonzero(flagged & (q <= run.params.max_fdr)):
+        data = {
+            "bin_size": run.grid.name,
+            "date": run.grid.label(int(inner[i])),
+            "count": int(volume[i]),
+            "expected": float(expected[i]),
+            "z": float(z[i]),
+            "poisson_p_value": float(p[i]),
+            "q_value": float(q[i]),
+            "direction": "spike" if z[i] > 0 else "drop",
+            "weekday_adjusted": weekly is not None,
+            "trend_adjusted": trend is not None,
+        }
+        run.patterns.append(
+            Pattern(
+                NAME,
+                "volume_anomaly",
+                _sentence("volume_anomaly", data, run.params.lang),
+                strength=min(1.0, abs(float(z[i])) / 10.0),
+                data=data,
+            )
+        )
+
+
+# --------------------------------------------------------- change points
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    sentiment: str
+    segments: tuple[int, int, int, int]  # grid bins: before first, before last, after first, last
+    counts: tuple[int, int, int, int]  # k_before, n_before, k_after, n_after
+    sigma: float
+    penalty: float
+
+    @property
+    def shift(self) -> float:
+        k1, n1, k2, n2 = self.counts
+        return k2 / n2 - k1 / n1
+
+
+def _sentiment_candidates(run: _Run, k: int, present: np.ndarray) -> list[_Candidate]:
+    """PELT on one sentiment's share series (empty bins left out); every split is a candidate."""
+    s = run.series
+    counts, totals = s.sentiment_counts[present, k], s.with_sentiment[present]
+    share = counts / totals
+    sigma, penalty = change_point_penalty(share)
+    run.tests["pelt_series"] += 1
+    if sigma == 0:
+        return []
+    bounds = [0, *pelt_l2(share, penalty, MIN_SEGMENT_BINS[run.grid.name]), present.size]
+    ck = np.concatenate(([0], np.cumsum(counts)))
+    cn = np.concatenate(([0], np.cumsum(totals)))
+    out = []
+    for a, b, c in zip(bounds, bounds[1:-1], bounds[2:], strict=False):
+        out.append(
+            _Candidate(
+                s.sentiments[k],
+                (int(present[a]), int(present[b - 1]), int(present[b]), int(present[c - 1])),
+                (int(ck[b] - ck[a]), int(cn[b] - cn[a]), int(ck[c] - ck[b]), int(cn[c] - cn[b])),
+                sigma,
+                penalty,
+            )
+        )
+    return out
+
+
+def _candidates(run: _Run) -> list[_Candidate]:
+    present = np.flatnonzero(run.series.with_sentiment > 0)
+    needed = 2 * MIN_SEGMENT_BINS[run.grid.name]
+    if present.size < needed:
+        run.skipped["change_point"] = (
+            f"needs {needed} bins with sentiment records, have {present.size}"
+        )
+        return []
+    out = []
+    for k in range(len(run.series.sentiments)):
+        if run.series.sentiment_counts[present, k].sum() > 0:
+            out.extend(_sentiment_candidates(run, k, present))
+    return out
+
+
+def _change_points(run: _Run) -> list[Pattern]:
+    """Confirm PELT candidates: two-proportion test, BH over all of them, and a minimum shift."""
+    candidates = _candidates(run)
+    if not candidates:
+        return []
+    k1, n1, k2, n2 = (np.array(v) for v in zip(*(c.counts for c in candidates), strict=True))
+    z, p = two_proportion_test(k1, n1, k2, n2)
+    q = benjamini_hochberg(p)
+    run.tests["two_proportion"] += len(candidates)
+    confirmed = []
+    for i, cand in enumerate(candidates):
+        if q[i] <= run.params.max_fdr and abs(cand.shift) >= MIN_SHARE_SHIFT:
+            confirmed.append(_change_pattern(run, cand, float(z[i]), float(p[i]), float(q[i])))
+    run.patterns.extend(confirmed)
+    return confirmed
+
+
+def _change_pattern(run: _Run, cand: _Candidate, z: float, p: float, q: float) -> Pattern:
+    k1, n1, k2, n2 = cand.counts
+    b0, b1, a0, a1 = cand.segments
+    grid = run.grid
+    data = {
+        "sentiment": cand.sentiment,
+        "bin_size": grid.name,
+        "date": grid.label(a0),
+        "time": format_timestamp(grid.bin_datetime(a0)),
+        "direction": "rise" if cand.shift > 0 else "fall",
+        "share_before": k1 / n1,
+        "share_after": k2 / n2,
+        "shift": cand.shift,
+        "count_before": k1,
+        "n_before": n1,
+        "count_after": k2,
+        "n_after": n2,
+        "segment_before": [grid.label(b0), grid.label(b1)],
+        "segment_after": [grid.label(a0), grid.label(a1)],
+        "z": z,
+        "p_value": p,
+        "q_value": q,
+        "noise_sigma": cand.sigma,
+        "penalty": cand.penalty,
+        "min_segment_bins": MIN_SEGMENT_BINS[grid.name],
+    }
+    return Pattern(
+        NAME,
+        "change_point",
+        _sentence("change_point", data, run.params.lang),
+        strength=min(1.0, abs(cand.shift)),
+        data=data,
+    )
+
+
+# ----------------------------------------------------------------- rules
+
+
+def _rule_antecedents(points: list[Pattern]) -> list[tuple[str, tuple[Condition, ...]]]:
+    """created_at >= t for each rise, bounded by < t' when the next change of s is a fall."""
+    out = []
+    for point in points:
+        d = point.data
+        if d["direction"] != "rise":
+            continue
+        later = sorted(
+            (p.data["time"], p.data["direction"])
+            for p in points
+            if p.data["sentiment"] == d["sentiment"] and p.data["time"] > d["time"]
+        )
+        conditions = [Condition("created_at", "gte", parse_timestamp(d["time"]))]
+        if later and later[0][1] == "fall":
+            conditions.append(Condition("created_at", "lt", parse_timestamp(later[0][0])))
+        out.append((d["sentiment"], tuple(conditions)))
+    return out
+
+
+def _temporal_rules(
+    run: _Run, data: Dataset, train_mask: np.ndarray, points: list[Pattern]
+) -> list[Rule]:
+    """Count each rise's rule on the training rows; keep supported, BH-significant ones."""
+    specs = _rule_antecedents(points)
+    if not specs or not train_mask.any():
+        return []
+    created = data.created_at[train_mask]
+    codes = data.sentiment.codes[train_mask]
+    timed = created != NAT
+    n_a, n_c, n_ac = [], [], []
+    for sentiment, conditions in specs:
+        a = timed & (created >= int(conditions[0].value.timestamp()))
+        if len(conditions) > 1:
+            a &= created < int(conditions[1].value.timestamp())
+        c = codes == data.sentiment.code_of(sentiment)
+        n_a.append(int(a.sum()))
+        n_c.append(int(c.sum()))
+        n_ac.append(int((a & c).sum()))
+    n = int(created.size)
+    counts = [np.array(v, dtype=np.int64) for v in (n_a, n_c, n_ac)]
+    p = association_p_values(n, *counts)
+    q = benjamini_hochberg(p)
+    run.tests["rule_association"] += len(specs)
+    consequents = [Condition("sentiment", "eq", s) for s, _ in specs]
+    rules = build_rules(NAME, "temporal", [c for _, c in specs], consequents, n, *counts, p, q)
+    return rank_rules(
+        [
+            r
+            for r in rules
+            if r.support_count >= run.params.min_support and r.q_value <= run.params.max_fdr
+        ]
+    )
+
+
+# ------------------------------------------------------------- algorithm
+
+
+@register(NAME)
+def temporal_trends(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
+    """Trends, weekly cycle, anomalies and change points of all ``data``; rules on train rows."""
+    series = build_series(data)
+    if series is None:
+        return AlgorithmOutput(
+            stats={
+                "bins": 0,
+                "bin_size": None,
+                "records_with_time": 0,
+                "records_without_time": len(data),
+                "tests_run": _no_tests(),
+                "skipped": {"all": "no record has a created_at"},
+            }
+        )
+    run = _Run(series, params)
+    volume_trend = _trends(run)
+    weekly = _seasonality(run)
+    _anomalies(run, weekly, volume_trend)
+    points = _change_points(run)
+    rules = _temporal_rules(run, data, train_mask, points)
+    return AlgorithmOutput(rules=rules, patterns=run.patterns, stats=_stats(run, points, rules))
+
+
+def _stats(run: _Run, points: list[Pattern], rules: list[Rule]) -> dict[str, Any]:
+    grid = run.grid
+    return {
+        "bins": grid.n_bins,
+        "bin_size": grid.name,
+        "bin_seconds": grid.seconds,
+        "start": grid.label(0),
+        "end": grid.label(grid.n_bins - 1),
+        "records_with_time": run.series.records_with_time,
+        "records_without_time": run.series.records_without_time,
+        "tests_run": dict(run.tests),
+        "change_point_candidates": run.tests["two_proportion"],
+        "change_points_confirmed": len(points),
+        "rules_tested": run.tests["rule_association"],
+        "rules_kept": len(rules),
+        "skipped": dict(run.skipped),
+    }
+
+
+# -------------------------------------------------------------- language
+
+BIN_WORDS = {
+    "en": {"hour": "hour", "day": "day", "week": "week"},
+    "zh": {"hour": "小时", "day": "天", "week": "周"},
+}
+ZH_SENTIMENTS = {"positive": "正面", "negative": "负面", "neutral": "中性", "mixed": "混合"}
+
+
+def sentiment_name(sentiment: str, lang: str) -> str:
+    if lang == "zh":
+        return ZH_SENTIMENTS.get(sentiment, f"“{sentiment}”")
+    return sentiment
+
+
+def format_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+_SENTENCES: dict[str, dict[str, str]] = {
+    "volume_trend": {
+        "en": "Annotation volume {verb} from about {a:.0f} to {b:.0f} records per {bin} "
+        "between {start} and {end} (Mann–Kendall p {p}).",
+        "zh": "{start} 至 {end} 期间，每{bin}标注量从约 {a:.0f} 条{verb}至 {b:.0f} 条"
+        "（Mann–Kendall 检验 p {p}）。",
+    },
+    "sentiment_trend": {
+        "en": "The {s} share {verb} from {a} to {b} between {start} and {end} "
+        "({pp:+.1f} percentage points per week, Mann–Kendall p {p}).",
+        "zh": "{start} 至 {end} 期间，{s}占比从 {a} {verb}至 {b}"
+        "（每周 {pp:+.1f} 个百分点，Mann–Kendall 检验 p {p}）。",
+    },
+    "rating_trend": {
+        "en": "The mean rating {verb} from {a:.2f} to {b:.2f} between {start} and {end} "
+        "({slope:+.3f} per day, Mann–Kendall p {p}).",
+        "zh": "{start} 至 {end} 期间，平均评分从 {a:.2f} {verb}至 {b:.2f}"
+        "（每天 {slope:+.3f}，Mann–Kendall 检验 p {p}）。",
+    },
+    "change_point": {
+        "en": "From {date} the {s} share {verb} from {a} to {b}.",
+        "zh": "自 {date} 起，{s}占比从 {a} {verb}至 {b}。",
+    },
+    "weekly_seasonality": {
+        "en": "Volume follows a weekly cycle: {peak} is the busiest day ({hi} of an average "
+        "day) and {low} the quietest ({lo}) (Kruskal–Wallis p {p}).",
+        "zh": "标注量存在每周周期：{peak}最忙（为平均日的 {hi}），{low}最闲（{lo}）"
+        "（Kruskal–Wallis 检验 p {p}）。",
+    },
+    "volume_anomaly": {
+        "en": "{date}: {count} records against about {expected:.0f} expected "
+        "(robust z = {z:+.1f}).",
+        "zh": "{date}：{count} 条记录，预期约 {expected:.0f} 条（稳健 z 值 {z:+.1f}）。",
+    },
+}
+
+_VERBS = {
+    "en": {True: "rose", False: "fell"},
+    "zh": {True: "升", False: "降"},
+}
+
+
+def _sentence(pattern_type: str, d: dict[str, Any], lang: str) -> str:
+    """The one-sentence finding of a pattern, in ``lang``."""
+    values = _sentence_values(pattern_type, d, lang)
+    return localise(_SENTENCES[pattern_type], lang, **values)
+
+
+def _sentence_values(pattern_type: str, d: dict[str, Any], lang: str) -> dict[str, Any]:
+    if pattern_type == "weekly_seasonality":
+        names, index = WEEKDAYS[lang], d["weekday_index"]
+        return {
+            "peak": names[int(np.argmax(index))],
+            "hi": pct(max(index)),
+            "low": names[int(np.argmin(index))],
+            "lo": pct(min(index)),
+            "p": format_p(d["p_value"]),
+        }
+    if pattern_type == "volume_anomaly":
+        return {"date": d["date"], "count": d["count"], "expected": d["expected"], "z": d["z"]}
+    if pattern_type == "change_point":
+        return {
+            "date": d["date"],
+            "s": sentiment_name(d["sentiment"], lang),
+            "verb": _VERBS[lang][d["direction"] == "rise"],
+            "a": pct(d["share_before"]),
+            "b": pct(d["share_after"]),
+        }
+    rising = d["direction"] == "increasing"
+    a, b = d["start_value"], d["end_value"]
+    values = {
+        "verb": _VERBS[lang][rising],
+        "start": d["start"],
+        "end": d["end"],
+        "p": format_p(d["p_value"]),
+        "bin": BIN_WORDS[lang][d["bin_size"]],
+        "a": a,
+        "b": b,
+        "slope": d["slope_per_day"],
+    }
+    if pattern_type == "sentiment_trend":
+        values.update(
+            s=sentiment_name(d["sentiment"], lang),
+            a=pct(a),
+            b=pct(b),
+            pp=100.0 * 7.0 * d["slope_per_day"],
+        )
+    return values
+
+
+# -------------------------------------------------------------- insights
+
+_TITLES: dict[str, dict[str, str]] = {
+    "volume_trend": {"en": "Annotation volume is {dir}", "zh": "标注量呈{dir}趋势"},
+    "sentiment_trend": {"en": "{S} share is {dir}", "zh": "{s}占比呈{dir}趋势"},
+    "rating_trend": {"en": "Average rating is {dir}", "zh": "平均评分呈{dir}趋势"},
+    "change_point": {"en": "{S} share {verb} on {date}", "zh": "{s}占比于 {date} {dir}"},
+    "weekly_seasonality": {"en": "Weekly rhythm in annotation volume", "zh": "标注量存在每周规律"},
+    "volume_anomaly": {
+        "en": "Unusual annotation volume in {n} {bins}",
+        "zh": "{n} {bins}的标注量异常",
+    },
+}
+_DIRECTION_WORDS = {"en": {True: "rising", False: "falling"}, "zh": {True: "上升", False: "下降"}}
+
+_RECOMMENDATIONS: dict[tuple[str, bool], dict[str, list[str]]] = {
+    ("volume_trend", True): {
+        "en": [
+            "Plan annotator capacity for the higher load before a backlog builds up.",
+            "Spot-check the quality of the most recent records, which suffers first when "
+            "volume grows faster than the team.",
+            "Watch review turnaround times and add reviewers if they lengthen.",
+        ],
+        "zh": [
+            "在积压形成之前，按更高的工作量规划标注人力。",
+            "抽查最近记录的质量，当标注量增长快于团队能力时质量最先受影响。",
+            "关注审核周转时间，如有延长请增加审核人员。",
+        ],
+    },
+    ("volume_trend", False): {
+        "en": [
+            "Check whether the decline is planned (the project is winding down) or a supply "
+            "problem such as fewer tasks being released.",
+            "If it is unplanned, review task assignment and annotator availability for the "
+            "recent period.",
+        ],
+        "zh": [
+            "确认下降是否在计划之内（项目收尾），还是任务发放减少等供给问题。",
+            "如非计划内下降，请检查近期的任务分配和标注员可用情况。",
+        ],
+    },
+    ("sentiment_trend", True): {
+        "en": [
+            "Read a sample of recent {s} records to find what drives the increase.",
+            "Compare the keywords of {s} records at the start and the end of the period to "
+            "see which topics grew.",
+            "Share the trend with the product or service owner if it reflects real customer "
+            "experience rather than a labelling change.",
+        ],
+        "zh": [
+            "抽读近期的{s}记录，找出占比上升的原因。",
+            "对比期初与期末{s}记录的关键词，找出增长的主题。",
+            "如趋势反映的是真实客户体验而非标注变化，请同步给产品或服务负责人。",
+        ],
+    },
+    ("sentiment_trend", False): {
+        "en": [
+            "Confirm the decline is genuine by checking that the annotation guidelines did "
+            "not change during the period.",
+            "Sample recent records to see which topics replaced the {s} feedback.",
+        ],
+        "zh": [
+            "确认期间标注规范没有变化，以核实下降是真实的。",
+            "抽样近期记录，查看哪些主题取代了{s}反馈。",
+        ],
+    },
+    ("rating_trend", True): {
+        "en": [
+            "Identify what changed when the rise began and keep it in place.",
+            "Check that the rise is not caused by a guideline change or by new annotators "
+            "rating more leniently.",
+        ],
+        "zh": [
+            "找出评分开始上升时发生的变化，并保持下去。",
+            "确认上升不是由标注规范变化或新标注员评分偏宽松造成的。",
+        ],
+    },
+    ("rating_trend", False): {
+        "en": [
+            "Read the lowest-rated recent records to find the cause of the decline.",
+            "Check whether the rating scale or guidelines changed; if not, raise the decline "
+            "with the product owner.",
+        ],
+        "zh": [
+            "阅读近期评分最低的记录，找出下降原因。",
+            "检查评分标准或规范是否有变化；如无变化，请向产品负责人反馈。",
+        ],
+    },
+    ("change_point", True): {
+        "en": [
+            "Read {s} records created since {date} to find the event behind the jump "
+            "(a release, an incident, a campaign or a new data source).",
+            "Compare the keywords of {s} records before and after {date} to see which "
+            "topics drive the shift{rule_en}.",
+            "If the shift comes from a guideline or annotator change rather than the data, "
+            "re-check a sample of records around {date}.",
+        ],
+        "zh": [
+            "阅读 {date} 以来的{s}记录，找出导致跃升的事件（版本发布、故障、活动或新数据源）。",
+            "对比 {date} 前后{s}记录的关键词，找出推动变化的主题{rule_zh}。",
+            "如变化来自标注规范或标注员变动而非数据本身，请复核 {date} 前后的记录样本。",
+        ],
+    },
+    ("change_point", False): {
+        "en": [
+            "Find what changed around {date} (a fix shipped, a guideline change, a new data "
+            "source) that lowered the {s} share.",
+            "Confirm with a sample of records from both sides of {date} that the drop is "
+            "real before reporting it.",
+        ],
+        "zh": [
+            "找出 {date} 前后导致{s}占比下降的变化（修复上线、规范调整或新数据源）。",
+            "在汇报前，抽样 {date} 前后的记录确认下降是真实的。",
+        ],
+    },
+    ("weekly_seasonality", True): {
+        "en": [
+            "Schedule annotator shifts to match the weekly cycle, with most capacity on {peak}.",
+            "Compare daily figures with the same weekday of earlier weeks, not with the "
+            "previous day, so the cycle is not mistaken for a change.",
+        ],
+        "zh": [
+            "按每周周期安排标注排班，在{peak}投入最多人力。",
+            "将每日数据与往周同一天比较，而不是与前一天比较，避免把周期误判为变化。",
+        ],
+    },
+    ("volume_anomaly", True): {
+        "en": [
+            "Check the unusual {bin}s (largest on {date}) for duplicate imports or bulk "
+            "uploads before using the volume figures.",
+            "If the spikes are real, spot-check the quality of records from those {bin}s, "
+            "since rushed batches often have lower agreement.",
+            "Mark the unusual {bin}s when reporting volumes so they do not distort averages.",
+        ],
+        "zh": [
+            "在使用标注量数据前，检查异常时段（最大异常在 {date}）是否存在重复导入或批量上传。",
+            "如峰值真实存在，请抽查这些时段的记录质量，赶工批次的一致性通常较低。",
+            "汇报标注量时标注这些异常时段，避免拉偏平均值。",
+        ],
+    },
+    ("volume_anomaly", False): {
+        "en": [
+            "Check the unusual {bin}s (largest on {date}) for outages, import gaps or "
+            "paused task releases.",
+            "If the gap was unintended, plan catch-up capacity for the backlog it left.",
+            "Mark the unusual {bin}s when reporting volumes so they do not distort averages.",
+        ],
+        "zh": [
+            "检查异常时段（最大异常在 {date}）是否存在系统故障、导入缺口或任务暂停发放。",
+            "如缺口并非有意为之，请为由此产生的积压安排补救人力。",
+            "汇报标注量时标注这些异常时段，避免拉偏平均值。",
+        ],
+    },
+}
+
+
+def _insight_type(pattern_type: str) -> str:
+    return (
+        "pattern_insight"
+        if pattern_type in ("weekly_seasonality", "volume_anomaly")
+        else ("trend_insight")
+    )
+
+
+def _effect_coverage(p: Pattern, out: AlgorithmOutput) -> tuple[float, float]:
+    """Impact inputs per pattern type; definitions in docs/mining-temporal.md."""
+    d = p.data
+    total = max(int(out.stats.get("records_with_time", 0)), 1)
+    if p.pattern_type in MIN_TREND_CHANGE:
+        return d["change"], 1.0
+    if p.pattern_type == "change_point":
+        return abs(d["shift"]), d["n_after"] / max(d["n_before"] + d["n_after"], 1)
+    if p.pattern_type == "weekly_seasonality":
+        return d["amplitude"], 1.0
+    # volume_anomaly: relative deviation from the expected count, share of records involved
+    return (
+        abs(d["count"] - d["expected"]) / max(d["expected"], 1.0),
+        max(d["count"], d["expected"]) / total,
+    )
+
+
+def _title(p: Pattern, lang: str, **extra: Any) -> str:
+    d = p.data
+    up = d.get("direction") in ("increasing", "rise")
+    s = d.get("sentiment") or ""
+    return localise(
+        _TITLES[p.pattern_type],
+        lang,
+        dir=_DIRECTION_WORDS[lang][up],
+        S=sentiment_name(s, lang).capitalize(),
+        s=sentiment_name(s, lang),
+        verb=_VERBS["en"][up],
+        date=d.get("date", ""),
+        **extra,
+    )
+
+
+def _recommendations(p: Pattern, lang: str, rule: Rule | None = None, **extra: Any) -> list[str]:
+    d = p.data
+    up = d.get("direction") in ("increasing", "rise", "spike") or (
+        p.pattern_type == "weekly_seasonality"
+    )
+    values = {
+        "s": sentiment_name(d.get("sentiment") or "", lang),
+        "date": d.get("date", ""),
+        "rule_en": f"; the rule '{rule.pattern}' tracks whether it persists" if rule else "",
+        "rule_zh": f"；规则“{rule.pattern}”可用于跟踪这一变化是否持续" if rule else "",
+        **extra,
+    }
+    if p.pattern_type == "weekly_seasonality":
+        values["peak"] = WEEKDAYS[lang][int(np.argmax(d["weekday_index"]))]
+    templates = _RECOMMENDATIONS[(p.pattern_type, up)]
+    return [line.format(**values) for line in templates.get(lang, templates["en"])]
+
+
+def _details(p: Pattern, lang: str, rule: Rule | None) -> str:
+    """What follows the finding in an insight: the test behind it."""
+    d = p.data
+    if p.pattern_type != "change_point":
+        return ""
+    (b0, b1), (a0, a1) = d["segment_before"], d["segment_after"]
+    q = format_p(d["q_value"])
+    if lang == "zh":
+        text = (
+            f"双比例检验（{b0} 至 {b1} 与 {a0} 至 {a1} 两段，分别有 {d['n_before']} 和 "
+            f"{d['n_after']} 条带情感记录）：q {q}。"
+        )
+        return text + (f"规则：{rule.pattern}。" if rule else "")
+    text = (
+        f" Two-proportion test of {b0} to {b1} against {a0} to {a1} ({d['n_before']} and "
+        f"{d['n_after']} records with a sentiment): q {q}."
+    )
+    return text + (f" Rule: {rule.pattern}." if rule else "")
+
+
+def _matching_rule(p: Pattern, rules: list[Rule]) -> Rule | None:
+    if p.pattern_type != "change_point":
+        return None
+    for rule in rules:
+        start = rule.conditions[0].value
+        if rule.consequent.value == p.data["sentiment"] and (
+            format_timestamp(start) == p.data["time"]
+        ):
+            return rule
+    return None
+
+
+def _single_insight(p: Pattern, out: AlgorithmOutput, lang: str) -> Insight:
+    rule = _matching_rule(p, out.rules)
+    effect, coverage = _effect_coverage(p, out)
+    evidence = {"pattern_type": p.pattern_type, **p.data}
+    if rule is not None:
+        evidence["rule"] = rule.key
+    return Insight(
+        insight_type=_insight_type(p.pattern_type),
+        title=_title(p, lang),
+        description=_sentence(p.pattern_type, p.data, lang) + _details(p, lang, rule),
+        impact_score=impact_score(effect, coverage),
+        recommendations=_recommendations(p, lang, rule),
+        algorithm=NAME,
+        evidence=evidence,
+    )
+
+
+def _anomaly_insight(anomalies: list[Pattern], out: AlgorithmOutput, lang: str) -> Insight:
+    """All volume anomalies of a run in one insight, the largest first."""
+    ordered = sorted(anomalies, key=lambda a: (-abs(a.data["z"]), a.data["date"]))
+    top = ordered[0]
+    bin_word = BIN_WORDS[lang][top.data["bin_size"]]
+    effect, _ = _effect_coverage(top, out)
+    total = max(int(out.stats.get("records_with_time", 0)), 1)
+    coverage = sum(max(a.data["count"], a.data["expected"]) for a in anomalies) / total
+    lines = [_sentence("volume_anomaly", a.data, lang) for a in ordered[:3]]
+    if len(ordered) > 3:
+        lines.append(
+            f"另有 {len(ordered) - 3} 个。" if lang == "zh" else f"And {len(ordered) - 3} more."
+        )
+    return Insight(
+        insight_type="pattern_insight",
+        title=_title(
+            top,
+            lang,
+            n=len(anomalies),
+            bins=bin_word if len(anomalies) == 1 or lang == "zh" else bin_word + "s",
+        ),
+        description=("" if lang == "zh" else " ").join(lines),
+        impact_score=impact_score(effect, coverage),
+        recommendations=_recommendations(top, lang, bin=bin_word),
+        algorithm=NAME,
+        evidence={
+            "pattern_type": "volume_anomaly",
+            "anomalies": [
+                {
+                    "date": a.data["date"],
+                    "count": a.data["count"],
+                    "expected": a.data["expected"],
+                    "z": a.data["z"],
+                }
+                for a in ordered
+            ],
+        },
+    )
+
+
+@register_insights(NAME)
+def temporal_insights(out: AlgorithmOutput, params: MiningParams) -> list[Insight]:
+    """One insight per trend, change point and weekly cycle; one for all volume anomalies."""
+    mine = [p for p in out.patterns if p.algorithm == NAME]
+    insights = [
+        _single_insight(p, out, params.lang) for p in mine if p.pattern_type != "volume_anomaly"
+    ]
+    anomalies = [p for p in mine if p.pattern_type == "volume_anomaly"]
+    if anomalies:
+        insights.append(_anomaly_insight(anomalies, out, params.lang))
+    return sorted(insights, key=lambda i: (-i.impact_score, i.insight_type, i.title))

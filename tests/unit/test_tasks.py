@@ -1,0 +1,32 @@
+from bizlogic.mining.tasks import collapse_tasks
+from bizlogic.records.dataset import build_dataset
+from bizlogic.records.schema import Record
+
+
+def _record(i, task, sentiment, words):
+    return Record(
+        id=f"r{i}", text=" ".join(words), task_id=task, sentiment=sentiment, keywords=words
+    )
+
+
+def test_tasks_collapse_to_majority_and_ties_lose_their_class():
+    data = build_dataset(
+        [
+            _record(1, "t1", "negative", ["refund"]),
+            _record(2, "t2", "positive", ["great"]),
+            _record(3, "t1", "negative", ["refund"]),
+            _record(4, "t1", "positive", ["refund"]),
+            _record(5, None, "neutral", ["ok"]),
+            _record(6, "t2", "negative", ["great"]),  # 1:1 tie -> no sentiment
+            _record(7, None, "neutral", ["ok"]),
+        ]
+    )
+    collapsed = collapse_tasks(data)
+    assert collapsed.ids.tolist() == ["r1", "r2", "r5", "r7"]
+    assert collapsed.sentiment.values() == ["negative", None, "neutral", "neutral"]
+    assert collapsed.tokens.toarray().sum(axis=1).tolist() == [1, 1, 1, 1]
+
+
+def test_datasets_without_repeated_tasks_are_returned_unchanged():
+    data = build_dataset([_record(1, "a", "x", ["w"]), _record(2, None, "y", ["v"])])
+    assert collapse_tasks(data) is data
