@@ -22,12 +22,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/bizlogic demo-data $(DEMO)/records.jsonl --records $(DEMO_RECORDS)
 	$(BIN)/bizlogic analyze $(DEMO)/records.jsonl --output $(DEMO)/report.json
-	$(BIN)/bizlogic analyze tests/fixtures/labelstudio/export_full.json --format labelstudio \
-		--min-support 2 --holdout 0 --output $(DEMO)/labelstudio-report.json
+	$(BIN)/bizlogic demo-data $(DEMO)/labelstudio.json --format labelstudio --records 10000 --seed 3
+	$(BIN)/bizlogic analyze $(DEMO)/labelstudio.json --format labelstudio --lang zh --top 5 \
+		--output $(DEMO)/labelstudio-report.json
 	@echo
-	@echo "Demo data:        $(DEMO)/records.jsonl (ground truth: $(DEMO)/records.truth.json)"
-	@echo "Full results:     $(DEMO)/report.json, $(DEMO)/labelstudio-report.json"
-	@echo "Result schema:    docs/analysis-output.md    More: $(BIN)/bizlogic --help"
+	@echo "Demo data:     $(DEMO)/records.jsonl (ground truth: $(DEMO)/records.truth.json)"
+	@echo "               $(DEMO)/labelstudio.json (a Label Studio full JSON export)"
+	@echo "Full results:  $(DEMO)/report.json, $(DEMO)/labelstudio-report.json"
+	@echo "Result schema: docs/analysis-output.md    Everything else: $(BIN)/bizlogic --help"
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -878,7 +878,8 @@ def print_report(results: dict[str, Any]) -> None:
     if "scaling" in results:
         sc = results["scaling"]
         rows = [[p["n_records"], p["import_s"], p["analysis_s"], p["total_s"],
-                 p["us_per_record_total"], fmt(p["peak_rss_mb"], ".1f")] for p in sc["points"]]
+                 fmt(p["us_per_record_total"], ".1f"), fmt(p["peak_rss_mb"], ".1f")]
+                for p in sc["points"]]
         table("scaling: e2e, all four algorithms (medians)",
               ["records", "import s", "analysis s", "total s", "µs/record", "peak RSS MB"], rows)
         for s in [*sc["steps"], *([sc["overall"]] if sc["overall"] else [])]:

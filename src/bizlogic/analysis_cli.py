@@ -155,7 +155,7 @@ def run_analyze_command(
 
         print_summary(result, Console(), top=top)
         if output is not None:
-            console.print(f"full result written to {output}")
+            console.print(f"full result written to {output}", soft_wrap=True)
     return EXIT_OK
 
 
@@ -166,6 +166,6 @@ def _default_rejects_path(file: Path, output: Path | None) -> Path:
 
 def _report_rejects(rejects: list[Reject], path: Path, console: Console) -> None:
     write_rejects(rejects, path)
-    console.print(f"[yellow]{len(rejects)} row(s) rejected[/]; report: {path}")
+    console.print(f"[yellow]{len(rejects)} row(s) rejected[/]; report: {path}", soft_wrap=True)
     for reject in rejects[:5]:
         console.print(f"  line {reject.location}: {reject.field}: {reject.reason}")

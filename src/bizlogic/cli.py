@@ -168,38 +168,62 @@ def analyze(
 
 @app.command("demo-data")
 def demo_data(
-    output: Annotated[Path, typer.Argument(help="JSONL file to write; truth goes beside it.")],
+    output: Annotated[Path, typer.Argument(help="File to write; the ground truth goes beside it.")],
     records: Annotated[int, typer.Option(help="Number of records (10k … 1M).")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
     days: Annotated[int, typer.Option(help="Length of the period in days.")] = 120,
+    fmt: Annotated[
+        str, typer.Option("--format", help="jsonl (canonical records) | labelstudio (full export)")
+    ] = "jsonl",
 ) -> None:
     """Write a seeded synthetic project with planted rules, trends and annotator quirks.
+
+    The ground truth (planted rules, null keywords, change point, biased and
+    fast annotators) is written to <name>.truth.json; see docs/demo-data.md.
 
     Examples:
 
       bizlogic demo-data demo/records.jsonl --records 20000
 
       bizlogic demo-data /tmp/big.jsonl --records 1000000 --seed 3
+
+      bizlogic demo-data demo/export.json --format labelstudio --records 10000
     """
-    from bizlogic.records.synthetic import generate, truth_path
+    from rich.progress import Progress
+
+    from bizlogic.records.synthetic import generate, iter_record_chunks, truth_path
 
     if not 1_000 <= records <= 5_000_000:
         raise _fail("--records: must be between 1000 and 5000000")
     if days < 21:
         raise _fail("--days: must be at least 21")
-    from rich.progress import Progress
-
+    if fmt not in ("jsonl", "labelstudio"):
+        raise _fail("--format: must be jsonl or labelstudio")
     output.parent.mkdir(parents=True, exist_ok=True)
     with Progress(console=err) as progress:
         task = progress.add_task("generating", total=records)
-        generate(
-            output,
-            records,
-            seed=seed,
-            days=days,
-            progress=lambda written: progress.update(task, completed=written),
-        )
-    err.print(f"wrote {records:,} records to {output} and the ground truth to {truth_path(output)}")
+        if fmt == "jsonl":
+            generate(
+                output,
+                records,
+                seed=seed,
+                days=days,
+                progress=lambda written: progress.update(task, completed=written),
+            )
+            where = f" and the ground truth to {truth_path(output)}"
+        else:
+            from bizlogic.records.labelstudio_export import write_labelstudio_export
+
+            def chunks():
+                done = 0
+                for chunk in iter_record_chunks(records, seed=seed, days=days):
+                    yield chunk
+                    done += len(chunk)
+                    progress.update(task, completed=done)
+
+            write_labelstudio_export(chunks(), output)
+            where = " (Label Studio full JSON export; the ground truth is that of the jsonl format)"
+    err.print(f"wrote {records:,} records to {output}{where}", soft_wrap=True)
 
 
 @app.command("detect-changes")

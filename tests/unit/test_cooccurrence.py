@@ -70,7 +70,10 @@ def _reference_rules(rows, params: MiningParams):
                 frequent[general], frequent[antecedent], frequent[general | {consequent}], n_ac
             )
             p[i] = max(p[i], float(improvement))
-    q = benjamini_hochberg(p)
+    q = np.ones_like(p)
+    sizes = np.array([len(c[0]) for c in candidates])
+    for size in set(sizes.tolist()):
+        q[sizes == size] = benjamini_hochberg(p[sizes == size])
     kept = {}
     for (antecedent, consequent, n_a, n_c, n_ac), qi in zip(candidates, q):
         confidence = n_ac / n_a

@@ -85,7 +85,12 @@ def mine_rules(data: Dataset, params: MiningParams) -> tuple[list, dict]:
     tested = candidates.take(_tested(candidates, is_class))
     n = len(data)
     p = rule_p_values(tested, itemsets, n)
-    q = benjamini_hochberg(p)
+    # One BH family per antecedent size: the few real single-keyword effects
+    # must not lower the bar for the huge, mostly null family of combinations.
+    q = np.ones_like(p)
+    for size in np.unique(tested.antecedent_size):
+        family = tested.antecedent_size == size
+        q[family] = benjamini_hochberg(p[family])
     passing = np.flatnonzero(
         (tested.n_ac >= params.min_confidence * tested.n_a) & (q <= params.max_fdr)
     )

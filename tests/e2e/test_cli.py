@@ -1,0 +1,202 @@
+"""The `bizlogic` command as a user runs it: exit codes, messages, files written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bizlogic.cli import app
+
+runner = CliRunner()
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "records.jsonl"
+    result = _invoke("demo-data", str(path), "--records", "5000", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_demo_data_writes_records_and_truth(demo_file):
+    lines = demo_file.read_text("utf-8").splitlines()
+    assert len(lines) == 5000
+    truth = json.loads(demo_file.with_name("records.truth.json").read_text("utf-8"))
+    assert truth["n_records"] == 5000 and truth["seed"] == 3
+
+
+def test_analyze_json_holds_everything(demo_file):
+    result = _invoke("analyze", str(demo_file), "--json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["meta"]["n_records"] == 5000
+    assert document["meta"]["source"] == {"file": str(demo_file), "rejected": 0, "accepted": 5000}
+    assert {r["rule_type"] for r in document["rules"]} >= {"keyword_sentiment", "temporal"}
+    assert "NaN" not in result.stdout and "Infinity" not in result.stdout
+
+
+def test_analyze_output_file_and_human_summary(demo_file, tmp_path):
+    out = tmp_path / "report.json"
+    result = _invoke(
+        "analyze",
+        str(demo_file),
+        "-o",
+        str(out),
+        "--top",
+        "3",
+        "--algorithms",
+        "sentiment_correlation",
+    )
+    assert result.exit_code == 0
+    assert "Top rules" in result.stdout and f"full result written to {out}" in result.output
+    document = json.loads(out.read_text("utf-8"))
+    assert document["meta"]["algorithms"] == ["sentiment_correlation"]
+    assert len(document["rules"]) == document["meta"]["stats"]["sentiment_correlation"]["rules"]
+
+
+def test_bad_rows_are_reported_and_strict_rejects_everything(tmp_path):
+    data = tmp_path / "in.jsonl"
+    good = [
+        json.dumps({"id": f"r{i}", "text": f"refund broken item {i}", "sentiment": "negative"})
+        for i in range(8)
+    ]
+    data.write_text("\n".join([*good[:3], '{"text": ""}', "not json", *good[3:]]) + "\n", "utf-8")
+    result = _invoke("analyze", str(data), "--json", "--min-support", "2")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["meta"]["source"]["rejected"] == 2
+    rejects = [
+        json.loads(line) for line in (tmp_path / "in.rejects.jsonl").read_text().splitlines()
+    ]
+    assert [(r["location"], r["field"]) for r in rejects] == [(4, "text"), (5, "json")]
+    assert rejects[0]["reason"] == "empty"
+
+    out = tmp_path / "strict.json"
+    strict = _invoke("analyze", str(data), "--strict", "-o", str(out))
+    assert strict.exit_code == 1
+    assert "--strict: 2 bad row(s); nothing was analysed" in strict.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-confidence", "2"], "--min-confidence: must be between 0 and 1"),
+        (["--min-support", "0"], "--min-support: must be at least 1"),
+        (["--algorithms", "magic"], "--algorithms: unknown ['magic']"),
+        (["--since", "yesterday"], "--since: not an ISO-8601 timestamp: 'yesterday'"),
+        (["--csv-map", "text"], "--csv-map: expected NAME=VALUE, got 'text'"),
+        (["--lang", "fr"], "--lang: must be 'en' or 'zh'"),
+    ],
+)
+def test_bad_options_exit_1_with_the_option_named(demo_file, args, message):
+    result = _invoke("analyze", str(demo_file), *args)
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    missing = _invoke("analyze", str(tmp_path / "nope.jsonl"))
+    assert missing.exit_code == 1 and "no such file" in missing.output
+    odd = tmp_path / "data.bin"
+    odd.write_bytes(b"\x00\x01binary")
+    unknown = _invoke("analyze", str(odd))
+    assert unknown.exit_code == 1 and "error:" in unknown.output
+
+
+def test_label_studio_export_end_to_end(tmp_path):
+    export = tmp_path / "export.json"
+    made = _invoke("demo-data", str(export), "--format", "labelstudio", "--records", "3000")
+    assert made.exit_code == 0
+    result = _invoke(
+        "analyze",
+        str(export),
+        "--format",
+        "labelstudio",
+        "--json",
+        "--algorithms",
+        "sentiment_correlation,user_behavior",
+    )
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["meta"]["n_records"] == 3000
+    planted = {("refund", "negative"), ("excellent", "positive"), ("满意", "positive")}
+    found = {
+        (r["conditions"][0]["value"], r["consequent"]["value"])
+        for r in document["rules"]
+        if r["rule_type"] == "keyword_sentiment"
+    }
+    assert planted <= found
+
+
+def test_label_studio_fixture(tmp_path):
+    result = _invoke(
+        "analyze",
+        str(FIXTURES / "labelstudio" / "export_full.json"),
+        "--format",
+        "labelstudio",
+        "--min-support",
+        "1",
+        "--holdout",
+        "0",
+        "--json",
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["meta"]["source"]["accepted"] == 4
+
+
+def test_detect_changes_between_two_results(demo_file, tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert (
+        _invoke(
+            "analyze", str(demo_file), "-o", str(first), "--until", "2026-03-01T00:00:00Z"
+        ).exit_code
+        == 0
+    )
+    assert _invoke("analyze", str(demo_file), "-o", str(second)).exit_code == 0
+    result = _invoke("detect-changes", str(first), str(second), "--json")
+    assert result.exit_code == 0
+    changes = json.loads(result.stdout)
+    # The negative-share change point (2026-03-16) is only visible in the full period.
+    assert any(p["data"]["sentiment"] == "negative" for p in changes["new_change_points"])
+    same = json.loads(_invoke("detect-changes", str(second), str(second), "--json").stdout)
+    assert same["has_changes"] is False
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    broken = _invoke("detect-changes", str(bad), str(second))
+    assert broken.exit_code == 1 and "not an analysis result" in broken.output
+
+
+def test_console_script_runs_as_a_process(demo_file):
+    exe = Path(sys.executable).with_name("bizlogic")
+    env = {**os.environ, "COLUMNS": "120"}
+    done = subprocess.run(
+        [str(exe), "analyze", str(demo_file), "--top", "3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "records analysed" in done.stdout
+    assert "import" in done.stderr and "analysis" in done.stderr  # progress bars on stderr
+    helped = subprocess.run(
+        [str(exe), "analyze", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert helped.returncode == 0 and "Examples" in helped.stdout
