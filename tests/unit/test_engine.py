@@ -89,7 +89,7 @@ def test_filters_and_time_range():
 def test_filters_validation_messages():
     with pytest.raises(ValueError, match=r"filters: unknown key\(s\) \['users'\]"):
         Filters.from_dict({"users": ["a"]})
-    with pytest.raises(ValueError, match="filters.annotators: expected a list of strings"):
+    with pytest.raises(ValueError, match=r"filters\.annotators: expected a list of strings"):
         Filters.from_dict({"annotators": "a"})
     assert Filters.from_dict({"sentiments": [" Neg "]}).sentiments == ("neg",)
 
