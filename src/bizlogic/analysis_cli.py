@@ -126,7 +126,9 @@ def run_analyze_command(
             progress.stop()
             console.print(f"[bold red]error:[/] {file}: no valid records")
             return EXIT_BAD_INPUT
+        accepted = len(builder)
         data = builder.build()
+        del builder  # its Python lists would otherwise stay alive during the analysis
         tasks: dict[str, Any] = {}
 
         def on_stage(stage: str, done: int, total: int) -> None:
@@ -139,7 +141,7 @@ def run_analyze_command(
     document["meta"]["source"] = {
         "file": str(file),
         "rejected": len(rejects),
-        "accepted": len(builder),
+        "accepted": accepted,
     }
     encoded = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     if output is not None:

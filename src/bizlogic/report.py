@@ -52,7 +52,7 @@ def print_summary(result: AnalysisResult, console: Console, top: int = 10) -> No
                 _fmt(rule.confidence),
                 _fmt(rule.lift, 2),
                 _conviction(rule),
-                f"{rule.q_value:.1e}",
+                f"{rule.q_value:.1e}" if rule.q_value > 0 else "<1e-300",
                 _fmt(rule.holdout_confidence),
             )
         console.print(table)

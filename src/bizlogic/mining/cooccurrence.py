@@ -58,21 +58,27 @@ def _tested(rules: RuleCounts, is_class: np.ndarray) -> np.ndarray:
     return np.flatnonzero(ok)
 
 
-def rule_p_values(rules: RuleCounts, itemsets: Itemsets, n: int) -> np.ndarray:
+def rule_p_values(rules: RuleCounts, itemsets: Itemsets, n: int, alpha: float) -> np.ndarray:
     """Association p-value, raised to the worst improvement p-value over each generalisation.
 
     A rule A → c with |A| ≥ 2 must beat every rule with one item fewer: within
     the records matching G = A∖{x}, records that also contain x must be
     significantly more often c (one-sided Fisher/G test on that 2×2 table).
     Otherwise "refund + box → negative" would ride on "refund → negative".
+
+    Improvement tests run only where the association p-value is ≤ ``alpha``
+    (the FDR level): elsewhere the combined p-value is already > alpha, so the
+    rule cannot pass, and it ranks behind every rule that can, which keeps the
+    BH q-values of all passing rules exact.
     """
     p = association_p_values(n, rules.n_a, rules.n_c, rules.n_ac)
     for size in range(2, len(rules.antecedents) + 1):
-        chosen = np.flatnonzero(rules.antecedent_size == size)
+        chosen = np.flatnonzero((rules.antecedent_size == size) & (p <= alpha))
         if chosen.size == 0:
             continue
-        for n_g, n_gc in generalisation_counts(rules, itemsets, size):
-            improvement = association_p_values(n_g, rules.n_a[chosen], n_gc, rules.n_ac[chosen])
+        subset = rules.take(chosen)
+        for n_g, n_gc in generalisation_counts(subset, itemsets, size):
+            improvement = association_p_values(n_g, subset.n_a, n_gc, subset.n_ac)
             p[chosen] = np.maximum(p[chosen], improvement)
     return p
 
@@ -81,10 +87,12 @@ def mine_rules(data: Dataset, params: MiningParams) -> tuple[list, dict]:
     x, items = _items(data, params.min_support)
     is_class = np.array([c.operator != "contains" for c in items], dtype=bool)
     itemsets = frequent_itemsets(x, params.min_support, params.max_len)
+    del x  # peak memory on 10⁶ records: drop what is no longer needed
     candidates = single_consequent_rules(itemsets)
     tested = candidates.take(_tested(candidates, is_class))
+    del candidates
     n = len(data)
-    p = rule_p_values(tested, itemsets, n)
+    p = rule_p_values(tested, itemsets, n, params.max_fdr)
     # One BH family per antecedent size: the few real single-keyword effects
     # must not lower the bar for the huge, mostly null family of combinations.
     q = np.ones_like(p)

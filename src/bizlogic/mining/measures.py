@@ -53,17 +53,30 @@ def rule_measures(n: np.ndarray | int, n_a, n_c, n_ac) -> Measures:
 
 
 def _g_test_upper(n, n_a, n_c, n_ac) -> np.ndarray:
-    """One-sided G-test p-value for positive association (n_ac above its expectation)."""
-    observed = np.stack([n_ac, n_a - n_ac, n_c - n_ac, n - n_a - n_c + n_ac])
-    expected = np.stack(
-        [n_a * n_c / n, n_a * (n - n_c) / n, (n - n_a) * n_c / n, (n - n_a) * (n - n_c) / n]
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(observed > 0, observed * np.log(observed / expected), 0.0)
-    g = np.maximum(2.0 * terms.sum(axis=0), 0.0)
-    two_sided = special.chdtrc(1.0, g)  # chi-square(1) survival; much faster than stats.chi2
-    positive = n_ac > expected[0]
-    return np.where(positive, two_sided / 2.0, 1.0 - two_sided / 2.0)
+    """One-sided G-test p-value for positive association (n_ac above its expectation).
+
+    G = 2·[Σ O ln O − Σ R ln R − Σ C ln C + N ln N] over the 2×2 cells O, row
+    sums R and column sums C: nine x·ln x passes instead of materialising
+    observed/expected tables, which matters for 10⁷ rules.
+    """
+
+    def xlogx(x: np.ndarray) -> np.ndarray:
+        # Counts are integers >= 0, so max(x, 1) gives 0·log 0 = 0 and is ~10x faster than xlogy.
+        return x * np.log(np.maximum(x, 1.0))
+
+    g = xlogx(n_ac)
+    g += xlogx(n_a - n_ac)
+    g += xlogx(n_c - n_ac)
+    g += xlogx(n - n_a - n_c + n_ac)
+    g -= xlogx(n_a)
+    g -= xlogx(n - n_a)
+    g -= xlogx(n_c)
+    g -= xlogx(n - n_c)
+    g += xlogx(n)
+    g = np.maximum(2.0 * g, 0.0)
+    # chi-square(1) survival is erfc(sqrt(G/2)); halved for the one-sided test.
+    half = special.erfc(np.sqrt(g / 2.0)) / 2.0
+    return np.where(n_ac * n > n_a * n_c, half, 1.0 - half)
 
 
 def _log_choose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -137,11 +150,8 @@ def association_p_values(n, n_a, n_c, n_ac) -> np.ndarray:
     n, n_a, n_c, n_ac = np.broadcast_arrays(*_arrays(n, n_a, n_c, n_ac))
     if n.size == 0:
         return np.empty(0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        min_expected = (
-            np.minimum.reduce([n_a * n_c, n_a * (n - n_c), (n - n_a) * n_c, (n - n_a) * (n - n_c)])
-            / n
-        )
+    # The smallest expected cell: smaller row margin × smaller column margin / n.
+    min_expected = np.minimum(n_a, n - n_a) * np.minimum(n_c, n - n_c) / np.maximum(n, 1.0)
     small = min_expected < MIN_EXPECTED_FOR_G
     p = np.empty(n.shape, dtype=np.float64)
     if small.any():

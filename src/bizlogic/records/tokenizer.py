@@ -27,6 +27,10 @@ _TOKEN_RE = re.compile(
 )
 
 
+_HAN = object()  # marker: a Han run still to be segmented
+_PIECE_CACHE_LIMIT = 500_000
+
+
 def _is_han(char: str) -> bool:
     return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
 
@@ -61,29 +65,49 @@ class Tokenizer:
         self.min_length = min_length
         self.min_han_length = min_han_length
         self.keep_numbers = keep_numbers
+        self._piece_cache: dict[str, object] = {}
         self.stopwords = (
             load_stopwords("en") | load_stopwords("zh") | {w.lower() for w in extra_stopwords}
         )
 
+    def _classify(self, piece: str) -> object:
+        """What a regex piece becomes: a keyword, "" (dropped) or _HAN (segment it)."""
+        if _is_han(piece[0]):
+            return _HAN
+        if _is_number(piece):
+            return piece if self.keep_numbers and len(piece) >= self.min_length else ""
+        word = piece.lower().replace("’", "'")
+        return word if len(word) >= self.min_length and word not in self.stopwords else ""
+
     def tokenize(self, text: str) -> list[str]:
-        stop = self.stopwords
-        seen: dict[str, None] = {}
-        pieces = _TOKEN_RE.findall(unicodedata.normalize("NFKC", text))
+        # Surface forms repeat endlessly across a corpus, so each distinct piece
+        # is classified once; the cache is bounded by clearing it when full.
+        cache = self._piece_cache
+        if len(cache) > _PIECE_CACHE_LIMIT:
+            cache.clear()
+        kinds: list[object] = []
+        han: list[str] = []
+        for piece in _TOKEN_RE.findall(unicodedata.normalize("NFKC", text)):
+            kind = cache.get(piece)
+            if kind is None:
+                kind = cache[piece] = self._classify(piece)
+            if kind is _HAN:
+                han.append(piece)
+            kinds.append(kind)
+        if not han:
+            return list(dict.fromkeys(k for k in kinds if k))
         # One rjieba call per text: Han runs joined by spaces, which jieba never
         # merges across, then split back into per-run groups.
-        han_groups = iter(self._segment_han([p for p in pieces if _is_han(p[0])]))
-        for piece in pieces:
-            if _is_han(piece[0]):
-                for word in next(han_groups):
-                    if len(word) >= self.min_han_length and word not in stop:
-                        seen.setdefault(word, None)
-            elif _is_number(piece):
-                if self.keep_numbers and len(piece) >= self.min_length:
-                    seen.setdefault(piece, None)
-            else:
-                word = piece.lower().replace("’", "'")
-                if len(word) >= self.min_length and word not in stop:
-                    seen.setdefault(word, None)
+        groups = iter(self._segment_han(han))
+        stop, min_han = self.stopwords, self.min_han_length
+        seen: dict[str, None] = {}
+        for kind in kinds:
+            if kind is _HAN:
+                for word in next(groups):
+                    if len(word) >= min_han and word not in stop:
+                        seen[word] = None
+            elif kind:
+                seen[kind] = None  # type: ignore[index]
         return list(seen)
 
     @staticmethod
