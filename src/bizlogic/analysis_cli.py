@@ -30,28 +30,13 @@ class _CountingReader:
 
     def __init__(self, raw) -> None:
         self.raw = raw
+        self.name = raw.name  # the importer reads the extension and names the file in errors
         self.consumed = 0
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.raw.read(size)
         self.consumed += len(chunk)
         return chunk
-
-    def readline(self, size: int = -1) -> bytes:
-        line = self.raw.readline(size)
-        self.consumed += len(line)
-        return line
-
-    def __iter__(self):
-        for line in self.raw:
-            self.consumed += len(line)
-            yield line
-
-    def seek(self, *args):
-        return self.raw.seek(*args)
-
-    def tell(self) -> int:
-        return self.raw.tell()
 
 
 def _progress(console: Console) -> Progress:
@@ -100,7 +85,8 @@ def run_analyze_command(
         try:
             with file.open("rb") as raw:
                 reader = _CountingReader(raw)
-                for i, item in enumerate(iter_import(reader, options), start=1):
+                stream = iter_import(reader, options)
+                for i, item in enumerate(stream, start=1):
                     if isinstance(item, Reject):
                         rejects.append(item)
                     else:
@@ -114,6 +100,9 @@ def run_analyze_command(
             console.print(f"[bold red]error:[/] {file}: {exc}")
             return EXIT_BAD_INPUT
         progress.update(task, completed=size, note=f"{len(builder):,} records")
+        skipped = stream.skipped_cancelled
+        if skipped:
+            console.print(f"{skipped} cancelled Label Studio annotation(s) skipped")
         if rejects:
             _report_rejects(rejects, rejects_path or _default_rejects_path(file, output), console)
             if strict:
@@ -142,6 +131,8 @@ def run_analyze_command(
         "file": str(file),
         "rejected": len(rejects),
         "accepted": accepted,
+        "format": stream.format,
+        "skipped_cancelled": skipped,
     }
     encoded = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     if output is not None:

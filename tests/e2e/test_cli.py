@@ -41,7 +41,13 @@ def test_analyze_json_holds_everything(demo_file):
     assert result.exit_code == 0
     document = json.loads(result.stdout)
     assert document["meta"]["n_records"] == 5000
-    assert document["meta"]["source"] == {"file": str(demo_file), "rejected": 0, "accepted": 5000}
+    assert document["meta"]["source"] == {
+        "file": str(demo_file),
+        "rejected": 0,
+        "accepted": 5000,
+        "format": "jsonl",
+        "skipped_cancelled": 0,
+    }
     assert {r["rule_type"] for r in document["rules"]} >= {"keyword_sentiment", "temporal"}
     assert "NaN" not in result.stdout and "Infinity" not in result.stdout
 
@@ -152,7 +158,10 @@ def test_label_studio_fixture(tmp_path):
         "--json",
     )
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["meta"]["source"]["accepted"] == 4
+    source = json.loads(result.stdout)["meta"]["source"]
+    assert (source["accepted"], source["format"]) == (4, "labelstudio-json")
+    assert source["skipped_cancelled"] >= 1
+    assert "cancelled Label Studio annotation(s) skipped" in result.output
 
 
 def test_detect_changes_between_two_results(demo_file, tmp_path):

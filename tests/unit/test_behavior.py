@@ -17,10 +17,10 @@ from bizlogic.mining.behavior import (
     FAST_MAX_Z,
     MIN_SHARED_TASKS,
     NAME,
-    behavior_insights,
     user_behavior,
 )
 from bizlogic.mining.engine import holdout_mask
+from bizlogic.mining.insights.behavior import behavior_insights
 from bizlogic.mining.insights.common import impact_score
 from bizlogic.mining.measures import association_p_values
 from bizlogic.mining.model import Condition, MiningParams

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from bizlogic.mining.insights.sentiment import sentiment_insights
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg
 from bizlogic.mining.model import MiningParams
-from bizlogic.mining.sentiment import sentiment_correlation, sentiment_insights
+from bizlogic.mining.sentiment import sentiment_correlation
 from bizlogic.records.dataset import build_dataset
 from bizlogic.records.schema import Record
 

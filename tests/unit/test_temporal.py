@@ -14,9 +14,10 @@ from scipy import stats
 from bizlogic.mining.engine import AnalysisResult, run_analysis
 from bizlogic.mining.evaluate import RuleEvaluator
 from bizlogic.mining.insights.common import impact_score
+from bizlogic.mining.insights.temporal import temporal_insights
 from bizlogic.mining.measures import benjamini_hochberg
 from bizlogic.mining.model import AlgorithmOutput, MiningParams
-from bizlogic.mining.temporal import build_series, temporal_insights, temporal_trends
+from bizlogic.mining.temporal import build_series, temporal_trends
 from bizlogic.mining.timeseries import DAY
 from bizlogic.records.dataset import Dataset, DatasetBuilder
 from bizlogic.records.schema import Record

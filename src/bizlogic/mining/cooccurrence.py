@@ -12,7 +12,6 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from bizlogic.mining.contingency import one_hot
-from bizlogic.mining.insights.common import impact_score, localise, pct
 from bizlogic.mining.itemsets import (
     Itemsets,
     RuleCounts,
@@ -22,8 +21,8 @@ from bizlogic.mining.itemsets import (
     single_consequent_rules,
 )
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg, rule_measures
-from bizlogic.mining.model import AlgorithmOutput, Condition, Insight, MiningParams, Pattern
-from bizlogic.mining.registry import register, register_insights
+from bizlogic.mining.model import AlgorithmOutput, Condition, MiningParams, Pattern
+from bizlogic.mining.registry import register
 from bizlogic.mining.rulebuild import build_rules, rank_rules
 from bizlogic.mining.tasks import collapse_tasks
 from bizlogic.records.dataset import Dataset
@@ -186,95 +185,3 @@ def keyword_cooccurrence(
     stats["n_records"] = len(data)
     stats["transactions"] = len(train)
     return AlgorithmOutput(rules=rules, patterns=clusters, stats=stats)
-
-
-_COMBO_TITLE = {
-    "en": "Keyword combinations that predict {target}",
-    "zh": "可预测{target}的关键词组合",
-}
-_COMBO_BODY = {
-    "en": "{count} keyword combinations predict {target} better than any of their parts, "
-    "e.g. {example} ({conf} of {n_a} records).",
-    "zh": "有 {count} 个关键词组合比其中任一单词更能预测{target}，"
-    "例如 {example}（{n_a} 条记录中占 {conf}）。",
-}
-_COMBO_RECS = {
-    "en": [
-        "Add the combination {example} to the annotation guidelines as a worked example.",
-        "Check whether records matching {example} share a product, channel or time window.",
-    ],
-    "zh": [
-        "将组合 {example} 作为示例写入标注规范。",
-        "检查符合 {example} 的记录是否来自同一产品、渠道或时间段。",
-    ],
-}
-_CLUSTER_TITLE = {"en": "Topic cluster: {words}", "zh": "话题簇：{words}"}
-_CLUSTER_BODY = {
-    "en": "{size} keywords co-occur far more often than chance (mean NPMI {npmi:.2f}); "
-    "together they describe one recurring topic.",
-    "zh": "{size} 个关键词的共现远高于随机水平（平均 NPMI {npmi:.2f}），"
-    "共同构成一个反复出现的话题。",
-}
-_CLUSTER_RECS = {
-    "en": [
-        "Consider a dedicated label for this topic.",
-        "Review how this topic's sentiment evolves.",
-    ],
-    "zh": ["考虑为该话题设立专门的标签。", "关注该话题情感随时间的变化。"],
-}
-
-
-@register_insights(NAME)
-def cooccurrence_insights(output: AlgorithmOutput, params: MiningParams) -> list[Insight]:
-    lang = params.lang
-    insights = []
-    combos: dict[str, list] = {}
-    for rule in output.rules:
-        if rule.rule_type == "class_association" and len(rule.conditions) >= 2:
-            target = f"{rule.consequent.field} = {rule.consequent.value}"
-            combos.setdefault(target, []).append(rule)
-    for target, rules in sorted(combos.items()):
-        top = rules[0]
-        base = top.consequent_count / top.n_records
-        example = " + ".join(str(c.value) for c in top.conditions)
-        values = {
-            "target": target,
-            "count": len(rules),
-            "example": example,
-            "conf": pct(top.confidence),
-            "n_a": top.antecedent_count,
-        }
-        insights.append(
-            Insight(
-                "pattern_insight",
-                localise(_COMBO_TITLE, lang, **values),
-                localise(_COMBO_BODY, lang, **values),
-                impact_score(
-                    (top.confidence - base) / (1 - base) if base < 1 else 0.0,
-                    min(1.0, sum(r.antecedent_count for r in rules) / top.n_records),
-                ),
-                [r.format(**values) for r in _COMBO_RECS[lang]],
-                NAME,
-                {"rules": [r.key for r in rules[:5]]},
-            )
-        )
-    for pattern in output.patterns[:5]:
-        words = pattern.data["keywords"]
-        values = {
-            "words": ", ".join(words[:5]),
-            "size": len(words),
-            "npmi": pattern.data["mean_npmi"],
-        }
-        coverage = max(pattern.data["counts"]) / max(1, output.stats.get("n_records", 0) or 1)
-        insights.append(
-            Insight(
-                "pattern_insight",
-                localise(_CLUSTER_TITLE, lang, **values),
-                localise(_CLUSTER_BODY, lang, **values),
-                impact_score(pattern.strength, min(1.0, coverage)),
-                list(_CLUSTER_RECS[lang]),
-                NAME,
-                {"keywords": words},
-            )
-        )
-    return insights

@@ -44,8 +44,13 @@ def get_algorithm(name: str) -> Algorithm:
 
 
 def _load() -> None:
-    # Importing the modules runs their @register decorators.
+    # Importing the modules runs their decorators: @register in each algorithm
+    # module, @register_insights in its insight module under mining/insights/.
     from bizlogic.mining import behavior, cooccurrence, sentiment, temporal  # noqa: F401
+    from bizlogic.mining.insights import behavior as behavior_insights  # noqa: F401
+    from bizlogic.mining.insights import cooccurrence as cooccurrence_insights  # noqa: F401
+    from bizlogic.mining.insights import sentiment as sentiment_insights  # noqa: F401
+    from bizlogic.mining.insights import temporal as temporal_insights  # noqa: F401
 
 
 # fn(output, params) -> insights for that algorithm's patterns and rules.
