@@ -137,7 +137,7 @@ def test_distinctive_keywords_and_insights_in_both_languages():
     zh = sentiment_insights(out, MiningParams(min_support=5, holdout_fraction=0, lang="zh"))
     assert [i.insight_type for i in en] == ["pattern_insight", "pattern_insight"]
     assert en[0].title == "What drives negative sentiment: refund (90%)"
-    assert zh[0].title == "negative情感的主要驱动词：refund (90%)"
+    assert zh[0].title == "负面情感的主要驱动词：refund (90%)"
     assert all(0.0 <= i.impact_score <= 1.0 for i in en)
     assert en[0].recommendations[0] == (
         "Read a sample of the records containing 'refund' to confirm the cause."

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bizlogic.mining.insights.common import localise, pct
+from bizlogic.mining.insights.common import localise, pct, sentiment_name
 
 WEEKDAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -20,13 +20,6 @@ BIN_WORDS = {
     "en": {"hour": "hour", "day": "day", "week": "week"},
     "zh": {"hour": "小时", "day": "天", "week": "周"},
 }
-ZH_SENTIMENTS = {"positive": "正面", "negative": "负面", "neutral": "中性", "mixed": "混合"}
-
-
-def sentiment_name(sentiment: str, lang: str) -> str:
-    if lang == "zh":
-        return ZH_SENTIMENTS.get(sentiment, f"“{sentiment}”")
-    return sentiment
 
 
 def format_p(p: float) -> str:

@@ -27,5 +27,15 @@ def localise(templates: dict[str, str], lang: str, **values: object) -> str:
     return templates.get(lang, templates["en"]).format(**values)
 
 
+ZH_SENTIMENTS = {"positive": "正面", "negative": "负面", "neutral": "中性", "mixed": "混合"}
+
+
+def sentiment_name(sentiment: str, lang: str) -> str:
+    """Sentiment values are stored in English; Chinese text names the common ones in Chinese."""
+    if lang == "zh":
+        return ZH_SENTIMENTS.get(sentiment, f"“{sentiment}”")
+    return sentiment
+
+
 def pct(value: float) -> str:
     return f"{100.0 * value:.0f}%"

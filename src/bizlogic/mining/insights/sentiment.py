@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bizlogic.mining.insights.common import impact_score, localise, pct
+from bizlogic.mining.insights.common import impact_score, localise, pct, sentiment_name
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams
 from bizlogic.mining.registry import register_insights
 from bizlogic.mining.sentiment import NAME
@@ -67,7 +67,7 @@ def sentiment_insights(output: AlgorithmOutput, params: MiningParams) -> list[In
         coverage = min(1.0, sum(r.antecedent_count for r in rules) / top.n_records)
         names = [str(r.conditions[0].value) for r in rules[:5]]
         values = {
-            "sentiment": sentiment,
+            "sentiment": sentiment_name(sentiment, lang),
             "keywords": ", ".join(
                 f"{w} ({pct(r.confidence)})" for w, r in zip(names, rules, strict=False)
             ),

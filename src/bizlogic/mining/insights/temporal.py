@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bizlogic.mining.insights.common import impact_score, localise
+from bizlogic.mining.insights.common import impact_score, localise, sentiment_name
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams, Pattern, Rule
 from bizlogic.mining.registry import register_insights
 from bizlogic.mining.temporal import MIN_TREND_CHANGE, NAME
@@ -19,7 +19,6 @@ from bizlogic.mining.temporal_text import (
     WEEKDAYS,
     format_p,
     sentence,
-    sentiment_name,
 )
 from bizlogic.records.schema import format_timestamp
 
