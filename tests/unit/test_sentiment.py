@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -49,6 +51,8 @@ def test_rules_have_exact_counts_and_measures():
     assert rule.confidence == pytest.approx(18 / 20)
     assert rule.lift == pytest.approx((18 / 20) / (28 / 100))
     assert rule.conviction == pytest.approx((1 - 0.28) / (1 - 0.9))
+    assert rule.pmi == pytest.approx(math.log2((18 / 20) / (28 / 100)))
+    assert rule.npmi == pytest.approx(rule.pmi / -math.log2(18 / 100))
     assert rule.pattern == "IF text CONTAINS 'refund' THEN sentiment = 'negative'"
     # p-values: every keyword with >= 5 records (box, great, late, refund) x 2 sentiments.
     assert out.stats["pairs_tested"] == 8

@@ -136,6 +136,8 @@ class Rule:
     conviction: float  # math.inf when confidence == 1
     p_value: float
     q_value: float
+    pmi: float = 0.0  # log2 lift
+    npmi: float = 0.0  # pmi / -log2 support, in [-1, 1]
     holdout_confidence: float | None = None
     holdout_support_count: int | None = None
     holdout_antecedent_count: int | None = None
@@ -175,6 +177,8 @@ class Rule:
             "conviction_infinite": math.isinf(self.conviction),
             "p_value": self.p_value,
             "q_value": self.q_value,
+            "pmi": _finite_or_none(self.pmi),
+            "npmi": self.npmi,
             "holdout_confidence": self.holdout_confidence,
             "holdout_support_count": self.holdout_support_count,
             "holdout_antecedent_count": self.holdout_antecedent_count,
@@ -200,6 +204,8 @@ class Rule:
             conviction=float(conviction),
             p_value=float(data["p_value"]),
             q_value=float(data["q_value"]),
+            pmi=float(data["pmi"]) if data.get("pmi") is not None else -math.inf,
+            npmi=float(data.get("npmi", 0.0)),
             holdout_confidence=data.get("holdout_confidence"),
             holdout_support_count=data.get("holdout_support_count"),
             holdout_antecedent_count=data.get("holdout_antecedent_count"),

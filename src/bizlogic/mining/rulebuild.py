@@ -42,6 +42,8 @@ def build_rules(
                 conviction=float(m.conviction[i]),
                 p_value=float(p_values[i]),
                 q_value=float(q_values[i]),
+                pmi=float(m.pmi[i]),
+                npmi=float(m.npmi[i]),
             )
         )
     return rules
