@@ -44,7 +44,9 @@ def stream(path: Path) -> dict:
 def measure(path: Path) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, "--measure", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout)
 
@@ -66,8 +68,10 @@ def main() -> None:
         if not path.exists():
             generate(path, size)
         runs.append(measure(path))
-        print(f"{runs[-1]['bytes'] / 1e9:6.2f} GB  {runs[-1]['records']:>10,} records  "
-              f"{runs[-1]['seconds']:7.1f} s  peak RSS {runs[-1]['peak_rss_mb']:.0f} MB")
+        print(
+            f"{runs[-1]['bytes'] / 1e9:6.2f} GB  {runs[-1]['records']:>10,} records  "
+            f"{runs[-1]['seconds']:7.1f} s  peak RSS {runs[-1]['peak_rss_mb']:.0f} MB"
+        )
     result = {
         "date": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         "runs": runs,

@@ -291,8 +291,14 @@ def _itemsets_pyfim(
     # Rules I∖{c} → c with body ≥ 1 item (zmin=2); mode 'o': rule support = |body ∪ head|.
     # conf in percent, a hair below 70 so exact ties count as in our integer comparison.
     rules = mine(
-        transactions, target="r", supp=-min_count, zmin=2, zmax=max_len,
-        conf=100.0 * MIN_CONFIDENCE[0] / MIN_CONFIDENCE[1] - 1e-6, mode="o", report="a",
+        transactions,
+        target="r",
+        supp=-min_count,
+        zmin=2,
+        zmax=max_len,
+        conf=100.0 * MIN_CONFIDENCE[0] / MIN_CONFIDENCE[1] - 1e-6,
+        mode="o",
+        report="a",
     )
     rules_s = time.perf_counter() - t0
     pairs = [(tuple(vocab[i] for i in itemset), count) for itemset, count in found]
@@ -316,7 +322,10 @@ def _itemsets_mlxtend(
     t0 = time.perf_counter()
     threshold = MIN_CONFIDENCE[0] / MIN_CONFIDENCE[1] - 1e-9
     rules = association_rules(
-        found, num_itemsets=n, metric="confidence", min_threshold=threshold,
+        found,
+        num_itemsets=n,
+        metric="confidence",
+        min_threshold=threshold,
         return_metrics=["support", "confidence"],
     )
     single = int((rules["consequents"].map(len) == 1).sum())
@@ -326,8 +335,12 @@ def _itemsets_mlxtend(
         for items, support in zip(found["itemsets"], found["support"], strict=True)
     ]
     return {
-        "itemsets_s": onehot_s + fpgrowth_s, "onehot_s": onehot_s, "fpgrowth_s": fpgrowth_s,
-        "rules_s": rules_s, "pairs": pairs, "rules": single,
+        "itemsets_s": onehot_s + fpgrowth_s,
+        "onehot_s": onehot_s,
+        "fpgrowth_s": fpgrowth_s,
+        "rules_s": rules_s,
+        "pairs": pairs,
+        "rules": single,
     }
 
 
@@ -567,8 +580,12 @@ class Bench:
         }
         if not evaluated:
             targets["note"] = f"targets are defined for {TARGET_RECORDS:,} records; n={n:,}"
-        return {"n_records": n, "all_algorithms": combined, "per_algorithm": separate,
-                "targets": targets}
+        return {
+            "n_records": n,
+            "all_algorithms": combined,
+            "per_algorithm": separate,
+            "targets": targets,
+        }
 
     # -- itemsets
 
@@ -585,8 +602,12 @@ class Bench:
         for tool in tools:
             print(f"itemsets n={n:,} min_count={min_count}: {tool} x{args.repeat}", flush=True)
             spec = {
-                "task": "itemsets", "tool": tool, "npz": prepared["npz"],
-                "vocab": prepared["vocab"], "min_count": min_count, "max_len": args.max_len,
+                "task": "itemsets",
+                "tool": tool,
+                "npz": prepared["npz"],
+                "vocab": prepared["vocab"],
+                "min_count": min_count,
+                "max_len": args.max_len,
                 "repeat": args.repeat,
             }
             timeout = args.timeout
@@ -616,8 +637,13 @@ class Bench:
             if mlx_n != n:
                 runs.append(self.itemsets_at(mlx_n, [*base_tools, "mlxtend"]))
             mlx = runs[-1]["tools"].get("mlxtend", {})
-            attempts.append({"n_records": mlx_n, "ok": "error" not in mlx,
-                             "timed_out": bool(mlx.get("timed_out"))})
+            attempts.append(
+                {
+                    "n_records": mlx_n,
+                    "ok": "error" not in mlx,
+                    "timed_out": bool(mlx.get("timed_out")),
+                }
+            )
             if "error" not in mlx or mlx_n // 10 < 1000:
                 break
             n, mlx_n = mlx_n, mlx_n // 10
@@ -637,8 +663,12 @@ class Bench:
                 "ours_over_pyfim_max": TARGET_OURS_OVER_PYFIM,
                 "mlxtend_over_ours_min": TARGET_MLXTEND_OVER_OURS,
             },
-            "mlxtend": {"max_records": args.mlxtend_max_records,
-                        "timeout_s": args.mlxtend_timeout, "attempts": attempts, "note": note},
+            "mlxtend": {
+                "max_records": args.mlxtend_max_records,
+                "timeout_s": args.mlxtend_timeout,
+                "attempts": attempts,
+                "note": note,
+            },
             "runs": runs,
         }
 
@@ -648,8 +678,12 @@ class Bench:
         n = self.largest
         limit = min(n, self.args.tokenize_records)
         print(f"tokenize: {limit:,} texts of the n={n:,} set x{self.args.repeat}", flush=True)
-        spec = {"task": "tokenize", "path": str(self.records_file(n)), "limit": limit,
-                "repeat": self.args.repeat}
+        spec = {
+            "task": "tokenize",
+            "path": str(self.records_file(n)),
+            "limit": limit,
+            "repeat": self.args.repeat,
+        }
         out = self.worker(spec)
         tools = out["tools"]
         out["source_records"] = n
@@ -669,16 +703,18 @@ class Bench:
         points = []
         for n in sorted(self.args.sizes):
             e2e = self.all_algorithms(n)
-            points.append({
-                "n_records": n,
-                "import_s": e2e.get("import_s_median"),
-                "analysis_s": e2e.get("analysis_s_median"),
-                "total_s": e2e.get("total_s_median"),
-                "peak_rss_mb": e2e.get("peak_rss_mb_max"),
-                "us_per_record_total": per_record(e2e.get("total_s_median"), n),
-                "us_per_record_analysis": per_record(e2e.get("analysis_s_median"), n),
-                "errors": e2e.get("errors", []),
-            })
+            points.append(
+                {
+                    "n_records": n,
+                    "import_s": e2e.get("import_s_median"),
+                    "analysis_s": e2e.get("analysis_s_median"),
+                    "total_s": e2e.get("total_s_median"),
+                    "peak_rss_mb": e2e.get("peak_rss_mb_max"),
+                    "us_per_record_total": per_record(e2e.get("total_s_median"), n),
+                    "us_per_record_analysis": per_record(e2e.get("analysis_s_median"), n),
+                    "errors": e2e.get("errors", []),
+                }
+            )
         steps = [growth_step(a, b) for a, b in itertools.pairwise(points)]
         return {
             "points": points,
@@ -692,8 +728,11 @@ class Bench:
 
 def growth_step(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     size_growth = round(b["n_records"] / a["n_records"], 3)
-    step: dict[str, Any] = {"from": a["n_records"], "to": b["n_records"],
-                            "size_growth": size_growth}
+    step: dict[str, Any] = {
+        "from": a["n_records"],
+        "to": b["n_records"],
+        "size_growth": size_growth,
+    }
     for key in ("import_s", "analysis_s", "total_s"):
         name = key.removesuffix("_s")
         growth = ratio(b[key], a[key])
@@ -701,7 +740,8 @@ def growth_step(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         step[name + "_growth_ratio"] = ratio(growth, size_growth)
         step[name + "_exponent"] = (
             round(math.log(growth) / math.log(size_growth), 3)
-            if growth and size_growth > 1 else None
+            if growth and size_growth > 1
+            else None
         )
     return step
 
@@ -825,19 +865,34 @@ def print_report(results: dict[str, Any]) -> None:
         e2e = results["e2e"]
         rows = []
         for name, run_ in [("all four", e2e["all_algorithms"]), *e2e["per_algorithm"].items()]:
-            rows.append([name, run_.get("import_s_median"), run_.get("analysis_s_median"),
-                         run_.get("total_s_median"), fmt(run_.get("peak_rss_mb_max"), ".1f"),
-                         run_.get("repeats_done"), short("; ".join(run_.get("errors", [])))])
-        table(f"e2e, n={e2e['n_records']:,} (medians, s; peak RSS = max over runs, MB)",
-              ["algorithms", "import", "analysis", "total", "peak RSS", "runs", "errors"], rows)
+            rows.append(
+                [
+                    name,
+                    run_.get("import_s_median"),
+                    run_.get("analysis_s_median"),
+                    run_.get("total_s_median"),
+                    fmt(run_.get("peak_rss_mb_max"), ".1f"),
+                    run_.get("repeats_done"),
+                    short("; ".join(run_.get("errors", []))),
+                ]
+            )
+        table(
+            f"e2e, n={e2e['n_records']:,} (medians, s; peak RSS = max over runs, MB)",
+            ["algorithms", "import", "analysis", "total", "peak RSS", "runs", "errors"],
+            rows,
+        )
         inner = e2e["all_algorithms"].get("analysis_timings_s_median", {})
         if inner:
-            print("  inside run_analysis (all four): "
-                  + ", ".join(f"{k} {v:.3f}s" for k, v in inner.items()))
+            print(
+                "  inside run_analysis (all four): "
+                + ", ".join(f"{k} {v:.3f}s" for k, v in inner.items())
+            )
         t = e2e["targets"]
         if t["evaluated"]:
-            print(f"  targets: total ≤ {t['total_s_max']:.0f} s: {fmt(t['total_pass'])}; "
-                  f"peak RSS ≤ {t['peak_rss_mb_max']} MB: {fmt(t['peak_rss_pass'])}")
+            print(
+                f"  targets: total ≤ {t['total_s_max']:.0f} s: {fmt(t['total_pass'])}; "
+                f"peak RSS ≤ {t['peak_rss_mb_max']} MB: {fmt(t['peak_rss_pass'])}"
+            )
         else:
             print(f"  targets not evaluated ({t['note']})")
     if "itemsets" in results:
@@ -848,46 +903,82 @@ def print_report(results: dict[str, Any]) -> None:
                 if "error" in tool:
                     rows.append([name, None, None, None, None, None, None, short(tool["error"])])
                     continue
-                rows.append([name, tool["itemsets_s_median"], tool["rules_s_median"],
-                             tool["total_s_median"], tool["itemsets"], tool["confident_rules"],
-                             fmt(tool["peak_rss_mb"], ".1f"), tool["digest"][:12]])
+                rows.append(
+                    [
+                        name,
+                        tool["itemsets_s_median"],
+                        tool["rules_s_median"],
+                        tool["total_s_median"],
+                        tool["itemsets"],
+                        tool["confident_rules"],
+                        fmt(tool["peak_rss_mb"], ".1f"),
+                        tool["digest"][:12],
+                    ]
+                )
             table(
                 f"itemsets, n={run_['n_records']:,}, min_count={run_['min_count']} "
                 f"({sec['min_support_pct']}%), max_len={sec['max_len']} (medians, s)",
-                ["tool", "itemsets", "rules", "total", "n sets", "rules≥0.7", "RSS MB",
-                 "digest"], rows)
+                ["tool", "itemsets", "rules", "total", "n sets", "rules≥0.7", "RSS MB", "digest"],
+                rows,
+            )
             r, passed = run_["ratios"], run_["targets_pass"]
-            print(f"  digests identical: {fmt(run_['digests_identical'])}; rule counts "
-                  f"{run_['confident_rules']}")
-            print(f"  ours/pyfim: fpgrowth {fmt(r['ours_over_pyfim_fpgrowth'], '.2f')}, "
-                  f"eclat {fmt(r['ours_over_pyfim_eclat'], '.2f')} (target ≤ "
-                  f"{TARGET_OURS_OVER_PYFIM:g} vs the faster: {fmt(passed['ours_over_pyfim'])})")
-            print(f"  mlxtend/ours: itemsets {fmt(r['mlxtend_over_ours_itemsets'], '.1f')}, "
-                  f"with rules {fmt(r['mlxtend_over_ours_with_rules'], '.1f')} (target ≥ "
-                  f"{TARGET_MLXTEND_OVER_OURS:g}: {fmt(passed['mlxtend_over_ours'])})")
+            print(
+                f"  digests identical: {fmt(run_['digests_identical'])}; rule counts "
+                f"{run_['confident_rules']}"
+            )
+            print(
+                f"  ours/pyfim: fpgrowth {fmt(r['ours_over_pyfim_fpgrowth'], '.2f')}, "
+                f"eclat {fmt(r['ours_over_pyfim_eclat'], '.2f')} (target ≤ "
+                f"{TARGET_OURS_OVER_PYFIM:g} vs the faster: {fmt(passed['ours_over_pyfim'])})"
+            )
+            print(
+                f"  mlxtend/ours: itemsets {fmt(r['mlxtend_over_ours_itemsets'], '.1f')}, "
+                f"with rules {fmt(r['mlxtend_over_ours_with_rules'], '.1f')} (target ≥ "
+                f"{TARGET_MLXTEND_OVER_OURS:g}: {fmt(passed['mlxtend_over_ours'])})"
+            )
     if "tokenize" in results:
         tok = results["tokenize"]
-        rows = [[name, t["median_s"], t["records_per_s"], t["tokens"]]
-                for name, t in tok["tools"].items()]
+        rows = [
+            [name, t["median_s"], t["records_per_s"], t["tokens"]]
+            for name, t in tok["tools"].items()
+        ]
         repeats = len(tok["tools"]["bizlogic"]["seconds"])
-        table(f"tokenize, {tok['texts']:,} demo texts (median of {repeats})",
-              ["tokenizer", "seconds", "records/s", "tokens"], rows)
+        table(
+            f"tokenize, {tok['texts']:,} demo texts (median of {repeats})",
+            ["tokenizer", "seconds", "records/s", "tokens"],
+            rows,
+        )
         speed = tok["ratios"]["bizlogic_over_jieba_filtered_speed"]
-        print(f"  bizlogic/jieba(filtered) speed: {fmt(speed, '.2f')}; same keyword sets on "
-              f"{tok['same_keyword_sets_share']:.1%} of texts")
+        print(
+            f"  bizlogic/jieba(filtered) speed: {fmt(speed, '.2f')}; same keyword sets on "
+            f"{tok['same_keyword_sets_share']:.1%} of texts"
+        )
     if "scaling" in results:
         sc = results["scaling"]
-        rows = [[p["n_records"], p["import_s"], p["analysis_s"], p["total_s"],
-                 fmt(p["us_per_record_total"], ".1f"), fmt(p["peak_rss_mb"], ".1f")]
-                for p in sc["points"]]
-        table("scaling: e2e, all four algorithms (medians)",
-              ["records", "import s", "analysis s", "total s", "µs/record", "peak RSS MB"], rows)
+        rows = [
+            [
+                p["n_records"],
+                p["import_s"],
+                p["analysis_s"],
+                p["total_s"],
+                fmt(p["us_per_record_total"], ".1f"),
+                fmt(p["peak_rss_mb"], ".1f"),
+            ]
+            for p in sc["points"]
+        ]
+        table(
+            "scaling: e2e, all four algorithms (medians)",
+            ["records", "import s", "analysis s", "total s", "µs/record", "peak RSS MB"],
+            rows,
+        )
         for s in [*sc["steps"], *([sc["overall"]] if sc["overall"] else [])]:
-            print(f"  {s['from']:,} -> {s['to']:,} (x{s['size_growth']:g}): total time "
-                  f"x{fmt(s['total_time_growth'], '.2f')}, growth ratio "
-                  f"{fmt(s['total_growth_ratio'], '.2f')} (exponent "
-                  f"{fmt(s['total_exponent'], '.2f')}); analysis growth ratio "
-                  f"{fmt(s['analysis_growth_ratio'], '.2f')}")
+            print(
+                f"  {s['from']:,} -> {s['to']:,} (x{s['size_growth']:g}): total time "
+                f"x{fmt(s['total_time_growth'], '.2f')}, growth ratio "
+                f"{fmt(s['total_growth_ratio'], '.2f')} (exponent "
+                f"{fmt(s['total_exponent'], '.2f')}); analysis growth ratio "
+                f"{fmt(s['analysis_growth_ratio'], '.2f')}"
+            )
 
 
 # --------------------------------------------------------------------------- main
@@ -896,30 +987,58 @@ def print_report(results: dict[str, Any]) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000",
-                        help="comma-separated record counts (default: %(default)s)")
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000,1000000",
+        help="comma-separated record counts (default: %(default)s)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"sections to run, comma-separated from {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"sections to run, comma-separated from {', '.join(SECTIONS)}",
+    )
     default_out = ROOT / "benchmarks" / "results" / f"mining-{today}.json"
     parser.add_argument("--out", default=str(default_out))
     parser.add_argument("--workdir", default="/tmp/bl-bench", help="generated data cache")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--support-pct", type=float, default=0.5,
-                        help="itemsets: min support in %% of records (default: %(default)s)")
+    parser.add_argument(
+        "--support-pct",
+        type=float,
+        default=0.5,
+        help="itemsets: min support in %% of records (default: %(default)s)",
+    )
     parser.add_argument("--max-len", type=int, default=3)
-    parser.add_argument("--mlxtend-max-records", type=int, default=1_000_000,
-                        help="largest set given to mlxtend (default: %(default)s)")
-    parser.add_argument("--mlxtend-timeout", type=float, default=900.0,
-                        help="seconds for all repeats of one mlxtend measurement")
-    parser.add_argument("--tokenize-records", type=int, default=50_000,
-                        help="texts timed in the tokenize section")
-    parser.add_argument("--timeout", type=float, default=1200.0,
-                        help="seconds per measurement subprocess (default: %(default)s)")
-    parser.add_argument("--memory-limit-gb", type=float, default=16.0,
-                        help="address-space limit of each measurement subprocess")
-    parser.add_argument("--skip-install", action="store_true",
-                        help="do not pip-install missing reference tools")
+    parser.add_argument(
+        "--mlxtend-max-records",
+        type=int,
+        default=1_000_000,
+        help="largest set given to mlxtend (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--mlxtend-timeout",
+        type=float,
+        default=900.0,
+        help="seconds for all repeats of one mlxtend measurement",
+    )
+    parser.add_argument(
+        "--tokenize-records", type=int, default=50_000, help="texts timed in the tokenize section"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1200.0,
+        help="seconds per measurement subprocess (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--memory-limit-gb",
+        type=float,
+        default=16.0,
+        help="address-space limit of each measurement subprocess",
+    )
+    parser.add_argument(
+        "--skip-install", action="store_true", help="do not pip-install missing reference tools"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is None:
@@ -954,8 +1073,10 @@ def main(argv: list[str] | None = None) -> int:
         results["reference_tools"] = {
             "versions": {d: version_of(d) for d in [*BENCH_MODULES.values(), "rjieba"]}
         }
-    print(f"sizes {args.sizes}, repeat {args.repeat}, sections {args.only}, "
-          f"workdir {args.workdir}", flush=True)
+    print(
+        f"sizes {args.sizes}, repeat {args.repeat}, sections {args.only}, workdir {args.workdir}",
+        flush=True,
+    )
     bench = Bench(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
