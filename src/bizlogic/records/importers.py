@@ -415,7 +415,7 @@ def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
         number += 1
         if len(line) > limit and not line.endswith(b"\n"):
             while (rest := stream.readline(limit)) and not rest.endswith(b"\n"):
-                pass
+                continue  # discard the rest of the over-long line without holding it
             yield number, None
         else:
             yield number, line

@@ -9,6 +9,7 @@ and reject reports are the importers' job.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -317,10 +318,8 @@ def _answer_shape(value: Any) -> Any:
 
 
 def _parse_literal(text: str) -> Any:
-    try:
+    with contextlib.suppress(ValueError):  # not JSON: maybe the Python repr the CSV export writes
         return json.loads(text)
-    except ValueError:
-        pass
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

@@ -7,6 +7,7 @@ every error names the offending field.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from dataclasses import asdict, dataclass
@@ -84,10 +85,10 @@ def normalize_class(value: Any, field: str) -> str | None:
 def parse_timestamp(value: Any, field: str = "created_at") -> datetime | None:
     """ISO-8601 strings or epoch seconds; naive values are taken as UTC."""
     if type(value) is str and len(value) == 20 and value[-1] == "Z":
-        try:  # fast path for the canonical "YYYY-MM-DDTHH:MM:SSZ" form
+        # Fast path for the canonical "YYYY-MM-DDTHH:MM:SSZ" form; anything odd
+        # falls through to the full parser, which names the error.
+        with contextlib.suppress(ValueError):
             return datetime.fromisoformat(value)
-        except ValueError:
-            pass
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
