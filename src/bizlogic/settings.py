@@ -1,0 +1,69 @@
+"""All configuration in one place: ``BL_*`` environment variables (DESIGN §11).
+
+Nothing else reads the environment. Defaults make the embedded mode work with
+no configuration at all: SQLite and generated secrets live in ``BL_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "bizlogic"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BL_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None  # unset → SQLite file in data_dir
+    redis_url: str | None = None  # unset → in-memory cache, in-process jobs
+    jwt_secret: SecretStr | None = None  # unset → generated into data_dir (0600)
+    log_file: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    log_backup_count: int = Field(default=5, ge=0)
+    auto_migrate: bool = True
+    max_upload_mb: int = Field(default=100, ge=1)
+    max_concurrent_analyses: int = Field(default=2, ge=1)
+    max_user_analyses: int = Field(default=2, ge=1)  # per-user cap → 429 RATE_LIMITED
+    analysis_timeout_s: int = Field(default=1800, ge=1)
+    metrics_max_projects: int = Field(default=50, ge=1)
+    collect_interval_s: int = Field(default=15, ge=1)
+    retention_days: int = Field(default=90, ge=1)
+    log_retention_days: int = Field(default=30, ge=1)
+    disk_alert_percent: int = Field(default=85, ge=1, le=100)
+    alert_webhook_url: str | None = None
+    service_units: str = "bizlogic-api.service,bizlogic-worker@1.service"
+    webhook_token: SecretStr | None = None
+    recovery_mode: Literal["dry-run", "act"] = "dry-run"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'bizlogic.db').resolve()}"
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: in-memory cache and in-process jobs."""
+        return not self.redis_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
