@@ -259,3 +259,86 @@ def detect_changes(
     from bizlogic.report import print_changes
 
     print_changes(changes, Console())
+
+
+# ---------------------------------------------------------------- token
+
+token_app = typer.Typer(
+    help="API tokens: signed JWT bearer tokens for the HTTP API.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option("--user", help="User id (the token's sub claim).")],
+    role: Annotated[
+        str,
+        typer.Option("--role", help="system_admin | business_expert | data_analyst | viewer"),
+    ],
+    project: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--project",
+            "--projects",
+            help="Limit the token to this project id (repeatable or comma-separated). "
+            "Default: every project.",
+        ),
+    ] = None,
+    ttl: Annotated[
+        str, typer.Option(help="Lifetime: a number and a unit s, m, h, d or w; at most 366d.")
+    ] = "30d",
+) -> None:
+    """Create an API token and print it alone on the last line of stdout.
+
+    The token is signed with BL_JWT_SECRET or, when that is unset, with the
+    secret generated in BL_DATA_DIR — the one `bizlogic serve` uses. What the
+    token grants is written to stderr, so scripts capture only the token.
+
+    Examples:
+
+      bizlogic token create --user alice --role system_admin
+
+      bizlogic token create --user bob --role viewer --project p1 --ttl 12h
+
+      TOKEN=$(bizlogic token create --user ci --role data_analyst --projects a,b)
+    """
+    from pydantic import ValidationError
+
+    from bizlogic.api.auth import create_token, parse_role, parse_ttl
+    from bizlogic.api.secrets import SecretError, jwt_secret
+    from bizlogic.settings import get_settings
+
+    try:
+        known_role = parse_role(role)
+    except ValueError as exc:
+        raise _fail(f"--role: {exc}") from None
+    try:
+        ttl_s = parse_ttl(ttl)
+    except ValueError as exc:
+        raise _fail(f"--ttl: {exc}") from None
+    projects = None
+    if project:
+        projects = [p.strip() for value in project for p in value.split(",")]
+        if any(not p for p in projects):
+            raise _fail("--project: project ids must not be empty")
+    if not user.strip():
+        raise _fail("--user: must not be empty")
+    try:
+        secret = jwt_secret(get_settings())
+    except ValidationError as exc:
+        raise _fail(f"invalid settings: {exc}") from None
+    except SecretError as exc:
+        raise _fail(str(exc)) from None
+    token = create_token(secret, user, known_role, projects, ttl_s)
+    scope = ", ".join(sorted(set(projects))) if projects else "every project"
+    err.print(
+        f"token for user {user.strip()!r}, role {known_role.value}, {scope}, "
+        f"valid for {ttl} — send it as 'Authorization: Bearer <token>'",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    typer.echo(token)

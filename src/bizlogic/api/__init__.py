@@ -1,0 +1,1 @@
+"""HTTP API: app factory, routers, auth and the error envelope (DESIGN §6)."""

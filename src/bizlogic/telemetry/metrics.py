@@ -1,0 +1,224 @@
+"""Business metrics of DESIGN §7 (a contract: dashboards and alert rules use these names).
+
+All metrics live in a ``CollectorRegistry`` owned by one ``Metrics`` instance,
+never in prometheus_client's global registry: tests build isolated instances,
+and the app uses the lazily created default from ``get_metrics()``.
+
+Multiprocess mode (a later issue) needs two changes only: the process sets
+``PROMETHEUS_MULTIPROC_DIR`` before this module creates metrics, and
+``Metrics._exposition_registry`` returns a fresh registry with a
+``MultiProcessCollector``. Gauges already declare how processes combine.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from bizlogic import __version__
+from bizlogic.settings import get_settings
+from bizlogic.telemetry.labels import ProjectLabeler, data_size_range
+
+# ``*_created`` series double the series count, carry wall-clock values that make scrapes
+# non-reproducible, and do not exist in multiprocess mode; no dashboard uses them.
+disable_created_metrics()
+
+ANALYSIS_DURATION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0)
+# API reads are expected in single milliseconds (docs/performance.md), hence the low buckets.
+HTTP_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+# Closed sets keep label cardinality fixed; a typo fails loudly instead of adding a series.
+ANALYSIS_STATUSES = frozenset({"completed", "failed", "cancelled"})
+JOB_STATUSES = frozenset({"queued", "completed", "failed", "cancelled"})
+
+
+class Metrics:
+    """The service's metrics and the helpers the job path and the cache call."""
+
+    def __init__(
+        self,
+        max_projects: int = 50,
+        *,
+        version: str = __version__,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.projects = ProjectLabeler(max_projects)
+        self._cache_lock = threading.Lock()
+        self._cache_hits = 0
+        self._cache_misses = 0
+        r = self.registry
+
+        self.analysis_requests = Counter(
+            "bl_analysis_requests_total",
+            "Analyses that ended, by final status.",
+            ("algorithm", "status", "user_role", "project_id"),
+            registry=r,
+        )
+        self.analysis_duration = Histogram(
+            "bl_analysis_duration_seconds",
+            "Wall time of one algorithm run, by input size class.",
+            ("algorithm", "data_size_range"),
+            buckets=ANALYSIS_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.active_analyses = Gauge(
+            "bl_active_analyses",
+            "Algorithm runs in progress.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.rules_extracted = Counter(
+            "bl_rules_extracted_total",
+            "Business rules extracted by completed analyses.",
+            ("algorithm", "project_id"),
+            registry=r,
+        )
+        self.pattern_accuracy = Gauge(
+            "bl_pattern_accuracy",
+            "Share of rules that hold on hold-out data, last completed analysis (0-1).",
+            ("algorithm",),
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.cache_hit_rate = Gauge(
+            "bl_cache_hit_rate",
+            "Cache hits / lookups since process start (0-1; NaN before the first lookup).",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.cache_hit_rate.set(math.nan)
+        self.data_processed = Counter(
+            "bl_data_processed_total",
+            "Records processed by completed analyses.",
+            ("algorithm", "data_type"),
+            registry=r,
+        )
+        self.cache_requests = Counter(
+            "bl_cache_requests_total",
+            "Cache lookups by result (hit|miss).",
+            ("result",),
+            registry=r,
+        )
+        self.jobs = Counter(
+            "bl_jobs_total",
+            "Analysis jobs accepted (queued) and ended (completed|failed|cancelled).",
+            ("status",),
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "bl_build_info",
+            "Always 1; the version label says which build is running.",
+            ("version",),
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.build_info.labels(version=version).set(1)
+        self.http_requests = Counter(
+            "bl_http_requests_total",
+            "HTTP requests by route template and response status.",
+            ("method", "route", "status"),
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "bl_http_request_duration_seconds",
+            "HTTP request handling time by route template.",
+            ("method", "route"),
+            buckets=HTTP_DURATION_BUCKETS,
+            registry=r,
+        )
+
+    def analysis_started(self) -> None:
+        """Count a run as active; pair with exactly one ``analysis_finished`` (try/finally)."""
+        self.active_analyses.inc()
+
+    def analysis_finished(
+        self,
+        algorithm: str,
+        project_id: str,
+        user_role: str,
+        status: str,
+        duration_s: float,
+        n_records: int,
+        rules_extracted: int,
+        pattern_accuracy: float | None,
+        data_type: str,
+    ) -> None:
+        """Record one ended algorithm run.
+
+        Every run counts in requests and duration (slow failures matter too);
+        rules, records and accuracy only for completed runs, because a failed or
+        cancelled run commits nothing (DESIGN: results are all or nothing).
+        ``pattern_accuracy`` is None when there was nothing to validate.
+        """
+        if status not in ANALYSIS_STATUSES:
+            raise ValueError(f"status must be one of {sorted(ANALYSIS_STATUSES)}, got {status!r}")
+        if pattern_accuracy is not None and not 0.0 <= pattern_accuracy <= 1.0:
+            raise ValueError(f"pattern_accuracy must be within 0..1, got {pattern_accuracy}")
+        project = self.projects.label(project_id)
+        self.active_analyses.dec()
+        self.analysis_requests.labels(algorithm, status, user_role, project).inc()
+        self.analysis_duration.labels(algorithm, data_size_range(n_records)).observe(duration_s)
+        if status != "completed":
+            return
+        self.rules_extracted.labels(algorithm, project).inc(rules_extracted)
+        self.data_processed.labels(algorithm, data_type).inc(n_records)
+        if pattern_accuracy is not None:
+            self.pattern_accuracy.labels(algorithm).set(pattern_accuracy)
+
+    def job_status(self, status: str) -> None:
+        """Count a job accepted (``queued``) or ended; queued minus ended = jobs in flight."""
+        if status not in JOB_STATUSES:
+            raise ValueError(f"status must be one of {sorted(JOB_STATUSES)}, got {status!r}")
+        self.jobs.labels(status).inc()
+
+    def cache_lookup(self, hit: bool, key: str = "") -> None:
+        """Count a cache lookup and refresh the hit rate.
+
+        ``key`` is accepted (and ignored: keys are unbounded) so that this method
+        can be passed directly as ``MemoryCache(on_lookup=...)``.
+        """
+        with self._cache_lock:
+            if hit:
+                self._cache_hits += 1
+            else:
+                self._cache_misses += 1
+            rate = self._cache_hits / (self._cache_hits + self._cache_misses)
+            self.cache_hit_rate.set(rate)
+        self.cache_requests.labels("hit" if hit else "miss").inc()
+
+    def http_request(self, method: str, route: str, status: int, duration_s: float) -> None:
+        """Record one HTTP request; ``route`` must be a template, never a raw path."""
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_duration.labels(method, route).observe(duration_s)
+
+    def render(self) -> tuple[bytes, str]:
+        """The scrape body in the Prometheus text format and its content type."""
+        return generate_latest(self._exposition_registry()), CONTENT_TYPE_LATEST
+
+    def _exposition_registry(self) -> CollectorRegistry:
+        """What ``render`` scrapes: the one place multiprocess mode will replace."""
+        return self.registry
+
+
+_default: Metrics | None = None
+_default_lock = threading.Lock()
+
+
+def get_metrics() -> Metrics:
+    """The process-wide instance, created on first use from ``BL_METRICS_MAX_PROJECTS``."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Metrics(get_settings().metrics_max_projects)
+        return _default
