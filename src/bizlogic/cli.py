@@ -263,6 +263,46 @@ def detect_changes(
 
 # ---------------------------------------------------------------- token
 
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (embedded mode: 1).")] = 1,
+) -> None:
+    """Run the HTTP API (FastAPI on Uvicorn) with the configured backends.
+
+    With no configuration it uses SQLite and a generated JWT secret in
+    BL_DATA_DIR, migrates the database and runs analyses in-process.
+
+    Examples:
+
+      bizlogic serve
+
+      BL_DATA_DIR=/var/lib/bizlogic bizlogic serve --host 0.0.0.0 --port 8080
+    """
+    import uvicorn
+
+    from bizlogic.api.app import create_app
+    from bizlogic.settings import get_settings
+    from bizlogic.telemetry.logging import configure_logging
+
+    if not 1 <= port <= 65535:
+        raise _fail("--port: must be between 1 and 65535")
+    if workers != 1:
+        raise _fail("--workers: only 1 in this version (multi-process serving needs Redis mode)")
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        access_log=True,
+    )
+
+
 token_app = typer.Typer(
     help="API tokens: signed JWT bearer tokens for the HTTP API.",
     no_args_is_help=True,
@@ -342,3 +382,68 @@ def token_create(
         soft_wrap=True,
     )
     typer.echo(token)
+
+
+db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+UrlOption = Annotated[
+    str | None, typer.Option("--url", help="Database URL (default: BL_DATABASE_URL or SQLite).")
+]
+
+
+def _database_url(url: str | None) -> str:
+    from bizlogic.settings import get_settings
+
+    settings = get_settings()
+    if url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return url or settings.effective_database_url
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    url: UrlOption = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the schema up to REVISION (the server also does this at start-up).
+
+    Examples:
+
+      bizlogic db upgrade
+
+      bizlogic db upgrade --url postgresql+psycopg://bl@db.internal/bizlogic
+    """
+    from bizlogic.store import migrations
+    from bizlogic.store.db import safe_url
+
+    target = _database_url(url)
+    migrations.upgrade(target, revision)
+    err.print(f"{safe_url(target)} is at revision {migrations.current(target)}", soft_wrap=True)
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Option(help="Target revision, e.g. 'base' for empty.")],
+    url: UrlOption = None,
+) -> None:
+    """Migrate the schema down to REVISION ('base' drops every table).
+
+    Example:
+
+      bizlogic db downgrade --revision base --url sqlite:////tmp/scratch.db
+    """
+    from bizlogic.store import migrations
+    from bizlogic.store.db import safe_url
+
+    target = _database_url(url)
+    migrations.downgrade(target, revision)
+    err.print(f"{safe_url(target)} is at revision {migrations.current(target)}", soft_wrap=True)
+
+
+@db_app.command("current")
+def db_current(url: UrlOption = None) -> None:
+    """Print the schema revision of the database (empty when not migrated)."""
+    from bizlogic.store import migrations
+
+    typer.echo(migrations.current(_database_url(url)) or "")

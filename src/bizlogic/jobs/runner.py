@@ -73,9 +73,15 @@ class InProcessRunner:
         with self._lock:
             return len(self._tokens)
 
-    def shutdown(self, wait: bool = True) -> None:
-        with self._lock:
-            tokens = list(self._tokens.values())
-        for token in tokens:
-            token.cancel()
+    def shutdown(self, wait: bool = True, cancel: bool = True) -> None:
+        """Stop taking jobs; with ``cancel`` also stop the running ones at their next check.
+
+        A server shutting down passes ``cancel=False``: jobs it did not start
+        stay queued in the database and are picked up again at the next start.
+        """
+        if cancel:
+            with self._lock:
+                tokens = list(self._tokens.values())
+            for token in tokens:
+                token.cancel()
         self._pool.shutdown(wait=wait, cancel_futures=True)

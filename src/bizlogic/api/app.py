@@ -1,0 +1,108 @@
+"""The FastAPI application factory: wiring only, behaviour lives in the routes.
+
+Start-up migrates the database (unless ``BL_AUTO_MIGRATE=false``), loads or
+creates the JWT secret and puts jobs that a crash left queued or running back
+on the runner — or fails them once they have been interrupted too often.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from bizlogic import __version__
+from bizlogic.api.errors import install_error_handlers
+from bizlogic.api.routes import analysis, health, records, results
+from bizlogic.api.secrets import jwt_secret
+from bizlogic.api.state import AppState
+from bizlogic.cache import MemoryCache
+from bizlogic.jobs.execute import execute_job
+from bizlogic.jobs.runner import InProcessRunner
+from bizlogic.settings import Settings, get_settings
+from bizlogic.store import migrations
+from bizlogic.store.db import Database
+from bizlogic.store.jobs import fail_job, jobs_left_unfinished, requeue_job
+from bizlogic.telemetry.http import HttpMetricsMiddleware
+from bizlogic.telemetry.metrics import Metrics
+
+logger = logging.getLogger("bizlogic.api")
+MAX_ATTEMPTS = 3  # a job interrupted this many times is failed, not re-run forever
+
+
+def recover_unfinished_jobs(state: AppState) -> list[str]:
+    """Re-queue what a previous process left unfinished; returns the job ids to run."""
+    resubmit: list[str] = []
+    with state.db.scope() as session:
+        for job in jobs_left_unfinished(session):
+            if job.attempts >= MAX_ATTEMPTS:
+                fail_job(
+                    session,
+                    job.job_id,
+                    f"interrupted {job.attempts} times (server restarts); giving up",
+                )
+                logger.warning(
+                    "job %s failed after %s interrupted attempts", job.job_id, job.attempts
+                )
+                continue
+            if job.status == "running":
+                requeue_job(session, job.job_id)
+            resubmit.append(job.job_id)
+    return resubmit
+
+
+def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app_metrics = metrics or Metrics(settings.metrics_max_projects)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.auto_migrate:
+            migrations.upgrade(settings.effective_database_url)
+        db = Database(settings.effective_database_url)
+        cache = MemoryCache(on_lookup=app_metrics.cache_lookup)
+        holder: dict[str, AppState] = {}
+        runner = InProcessRunner(
+            lambda job_id, token: execute_job(holder["state"].jobs, job_id, token),
+            max_workers=settings.max_concurrent_analyses,
+        )
+        state = AppState(settings, db, cache, app_metrics, runner)
+        holder["state"] = state
+        app.state.bl = state
+        app.state.jwt_secret = jwt_secret(settings)
+        for job_id in recover_unfinished_jobs(state):
+            runner.submit(job_id)
+        try:
+            yield
+        finally:
+            runner.shutdown(wait=True, cancel=False)
+            db.dispose()
+
+    app = FastAPI(
+        title="bizlogic — SuperInsight business-logic service",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = rid
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    app.add_middleware(HttpMetricsMiddleware, metrics=app_metrics)
+    for router in (health.router, records.router, analysis.router, results.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,173 @@
+"""POST /analyze (202 + job), GET and DELETE /jobs/{job_id}."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from bizlogic.api.auth import Permission, Principal, require, require_project_access
+from bizlogic.api.errors import ApiError, ErrorCode
+from bizlogic.api.state import AppState, app_state
+from bizlogic.jobs.execute import params_from_json
+from bizlogic.mining.registry import ALGORITHM_NAMES
+from bizlogic.store.annotations import count_records
+from bizlogic.store.errors import ConflictError, NotFoundError
+from bizlogic.store.jobs import cancel_job, count_active_jobs, create_job, get_job
+from bizlogic.telemetry.logging import log_user_action
+
+router = APIRouter(prefix="/api/business-logic", tags=["analysis"])
+RETRY_AFTER_S = "30"
+
+
+class TimeRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class AnalysisFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    annotators: list[str] | None = None
+    sentiments: list[str] | None = None
+
+
+class AnalyzeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_id: str = Field(min_length=1, max_length=200)
+    analysis_types: list[str] = Field(default_factory=lambda: list(ALGORITHM_NAMES), min_length=1)
+    min_support: int = Field(default=5, ge=1)
+    min_confidence: float = Field(default=0.7, ge=0.0, le=1.0)
+    max_fdr: float = Field(default=0.05, gt=0.0, le=1.0)
+    max_len: int = Field(default=3, ge=1, le=6)
+    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+    lang: str = Field(default="en", pattern="^(en|zh)$")
+    time_range: TimeRange | None = None
+    filters: AnalysisFilters | None = None
+
+
+def _parameters(body: AnalyzeRequest, principal: Principal) -> dict[str, Any]:
+    unknown = [a for a in body.analysis_types if a not in ALGORITHM_NAMES]
+    if unknown:
+        raise ApiError(
+            422,
+            ErrorCode.INVALID_REQUEST,
+            f"analysis_types: unknown {unknown}; choose from {list(ALGORITHM_NAMES)}",
+            [{"field": "body.analysis_types", "message": "unknown algorithm"}],
+        )
+    parameters = body.model_dump(mode="json", exclude={"project_id", "analysis_types"})
+    parameters["_role"] = principal.role.value  # metrics label only
+    try:
+        params_from_json(parameters)  # the same validation the job will apply
+    except ValueError as exc:
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
+    return parameters
+
+
+def _accept(
+    state: AppState, body: AnalyzeRequest, principal: Principal, parameters: dict[str, Any]
+) -> str:
+    with state.db.scope() as session:
+        if count_records(session, body.project_id) == 0:
+            raise ApiError(
+                422,
+                ErrorCode.INVALID_REQUEST,
+                f"project {body.project_id!r} has no records; import some first",
+            )
+        active = count_active_jobs(session, requested_by=principal.user_id)
+        if active >= state.settings.max_user_analyses:
+            raise ApiError(
+                429,
+                ErrorCode.RATE_LIMITED,
+                f"{active} analyses of yours are still queued or running "
+                f"(limit {state.settings.max_user_analyses})",
+                headers={"Retry-After": RETRY_AFTER_S},
+            )
+        job = create_job(
+            session,
+            body.project_id,
+            body.analysis_types,
+            parameters,
+            requested_by=principal.user_id,
+        )
+        job_id = job.job_id
+    state.metrics.job_status("queued")
+    return job_id
+
+
+@router.post("/analyze", status_code=202)
+async def analyze(
+    body: AnalyzeRequest,
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.ANALYZE_DATA))],
+) -> JSONResponse:
+    """Queue an analysis of a project's stored records; poll the status URL."""
+    require_project_access(principal, body.project_id)
+    parameters = _parameters(body, principal)
+    job_id = await run_in_threadpool(_accept, state, body, principal, parameters)
+    state.runner.submit(job_id)
+    log_user_action(
+        principal.user_id,
+        "analyze",
+        f"project:{body.project_id}",
+        {"job_id": job_id, "algorithms": body.analysis_types},
+    )
+    url = f"/api/business-logic/jobs/{job_id}"
+    return JSONResponse(
+        {"job_id": job_id, "status": "queued", "status_url": url},
+        status_code=202,
+        headers={"Location": url},
+    )
+
+
+def _job(state: AppState, job_id: str, principal: Principal) -> dict[str, Any]:
+    with state.db.scope() as session:
+        job = get_job(session, job_id)
+        if job is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, f"job {job_id!r} not found")
+        require_project_access(principal, job.project_id)
+        return job.as_dict()
+
+
+@router.get("/jobs/{job_id}")
+async def job_status(
+    job_id: str,
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.VIEW_JOBS))],
+) -> dict[str, Any]:
+    job = await run_in_threadpool(_job, state, job_id, principal)
+    job["parameters"] = {k: v for k, v in job["parameters"].items() if not k.startswith("_")}
+    return job
+
+
+def _cancel(state: AppState, job_id: str, principal: Principal) -> dict[str, Any]:
+    job = _job(state, job_id, principal)
+    if job["status"] == "running":
+        state.runner.cancel(job_id)  # the job stops at its next progress check
+        return {"job_id": job_id, "status": "cancelling"}
+    try:
+        with state.db.scope() as session:
+            cancelled = cancel_job(session, job_id)
+            status = cancelled.status
+    except ConflictError as exc:
+        raise ApiError(409, ErrorCode.CONFLICT, str(exc)) from None
+    except NotFoundError as exc:
+        raise ApiError(404, ErrorCode.NOT_FOUND, str(exc)) from None
+    state.runner.cancel(job_id)
+    return {"job_id": job_id, "status": status}
+
+
+@router.delete("/jobs/{job_id}", status_code=202)
+async def cancel(
+    job_id: str,
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.ANALYZE_DATA))],
+) -> dict[str, Any]:
+    """Cancel a queued job at once, a running one at its next progress report."""
+    result = await run_in_threadpool(_cancel, state, job_id, principal)
+    log_user_action(principal.user_id, "cancel_job", f"job:{job_id}", result)
+    return result

@@ -1,0 +1,89 @@
+"""Liveness, readiness, the upstream-compatible health document and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from bizlogic import __version__
+from bizlogic.api.state import AppState, app_state
+
+router = APIRouter()
+DB_TIMEOUT_S = 2.0
+READY_CACHE_S = 2.0  # readiness is polled often; don't hit the database every time
+_last_check: dict[str, Any] = {"at": 0.0, "result": None}
+
+
+def _ping(state: AppState) -> None:
+    with state.db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+async def _database_check(state: AppState) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_ping, state), timeout=DB_TIMEOUT_S)
+    except TimeoutError:
+        return {"status": "down", "error": f"no answer within {DB_TIMEOUT_S}s"}
+    except Exception as exc:  # any driver error means "not ready"; the reason is reported
+        return {"status": "down", "error": exc.__class__.__name__}
+    return {
+        "status": "up",
+        "dialect": state.db.dialect,
+        "latency_ms": round(1000 * (time.perf_counter() - started), 2),
+    }
+
+
+async def _checks(state: AppState) -> dict[str, Any]:
+    now = time.monotonic()
+    if _last_check["result"] is not None and now - _last_check["at"] < READY_CACHE_S:
+        return _last_check["result"]
+    result = {
+        "database": await _database_check(state),
+        "cache": {"status": "up", "backend": "memory", "hit_rate": state.cache.hit_rate},
+        "queue": {"status": "up", "backend": "in-process", "pending": state.runner.pending},
+    }
+    _last_check.update(at=now, result=result)
+    return result
+
+
+@router.get("/livez", tags=["health"])
+async def livez() -> dict[str, str]:
+    """The process answers; says nothing about its dependencies."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"])
+async def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
+    checks = await _checks(state)
+    ready = all(c["status"] == "up" for c in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/api/business-logic/health", tags=["health"])
+async def health(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
+    checks = await _checks(state)
+    healthy = all(c["status"] == "up" for c in checks.values())
+    body = {
+        "status": "healthy" if healthy else "unhealthy",
+        "service": "business-logic",
+        "timestamp": datetime.now(tz=UTC).isoformat().replace("+00:00", "Z"),
+        "version": __version__,
+        "checks": checks,
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/metrics", tags=["health"])
+async def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
+    payload, content_type = state.metrics.render()
+    return Response(payload, media_type=content_type)

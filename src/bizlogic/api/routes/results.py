@@ -1,0 +1,264 @@
+"""Read and curate stored results: rules, patterns, insights, stats.
+
+Reads go through the per-project versioned cache; every write bumps the
+project's version so the next read is fresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from bizlogic.api.auth import (
+    Permission,
+    Principal,
+    require,
+    require_project,
+    require_project_access,
+)
+from bizlogic.api.errors import ApiError, ErrorCode
+from bizlogic.api.state import AppState, app_state
+from bizlogic.store import insights as insight_store
+from bizlogic.store import patterns as pattern_store
+from bizlogic.store import rules as rule_store
+from bizlogic.store.errors import NotFoundError
+from bizlogic.store.projects import project_stats
+from bizlogic.telemetry.logging import log_user_action
+
+router = APIRouter(prefix="/api/business-logic", tags=["results"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def _cached_read(
+    state: AppState,
+    project_id: str,
+    endpoint: str,
+    params: dict[str, Any],
+    read: Callable[[Session], Any],
+) -> Any:
+    def compute() -> Any:
+        with state.db.scope() as session:
+            return read(session)
+
+    return state.cache.cached(project_id, endpoint, params, compute)
+
+
+def _page(rows: list[Any], total: int, limit: int, offset: int, key: str) -> dict[str, Any]:
+    return {key: [row.as_dict() for row in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/rules/{project_id}")
+async def list_rules(
+    project_id: str,
+    state: Annotated[AppState, Depends(app_state)],
+    _: Annotated[Principal, Depends(require_project(Permission.VIEW_RULES))],
+    rule_type: str | None = None,
+    active_only: bool = False,
+    min_confidence: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    sort: Literal["confidence", "support", "lift", "created_at"] = "confidence",
+    order: Literal["asc", "desc"] = "desc",
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    params = {
+        "rule_type": rule_type,
+        "active_only": active_only,
+        "min_confidence": min_confidence,
+        "sort": sort,
+        "order": order,
+        "limit": limit,
+        "offset": offset,
+    }
+
+    def read(session: Session) -> dict[str, Any]:
+        rows, total = rule_store.list_rules(session, project_id, **params)
+        return _page(rows, total, limit, offset, "rules")
+
+    return await run_in_threadpool(_cached_read, state, project_id, "rules", params, read)
+
+
+@router.get("/patterns/{project_id}")
+async def list_patterns(
+    project_id: str,
+    state: Annotated[AppState, Depends(app_state)],
+    _: Annotated[Principal, Depends(require_project(Permission.VIEW_PATTERNS))],
+    pattern_type: str | None = None,
+    min_strength: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    params = {
+        "pattern_type": pattern_type,
+        "min_strength": min_strength,
+        "limit": limit,
+        "offset": offset,
+    }
+
+    def read(session: Session) -> dict[str, Any]:
+        rows, total = pattern_store.list_patterns(session, project_id, **params)
+        return _page(rows, total, limit, offset, "patterns")
+
+    return await run_in_threadpool(_cached_read, state, project_id, "patterns", params, read)
+
+
+@router.get("/insights/{project_id}")
+async def list_insights(
+    project_id: str,
+    state: Annotated[AppState, Depends(app_state)],
+    _: Annotated[Principal, Depends(require_project(Permission.VIEW_INSIGHTS))],
+    insight_type: str | None = None,
+    unacknowledged_only: bool = False,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    params = {
+        "insight_type": insight_type,
+        "unacknowledged_only": unacknowledged_only,
+        "limit": limit,
+        "offset": offset,
+    }
+
+    def read(session: Session) -> dict[str, Any]:
+        rows, total = insight_store.list_insights(session, project_id, **params)
+        return _page(rows, total, limit, offset, "insights")
+
+    return await run_in_threadpool(_cached_read, state, project_id, "insights", params, read)
+
+
+@router.get("/stats/{project_id}")
+async def stats(
+    project_id: str,
+    state: Annotated[AppState, Depends(app_state)],
+    _: Annotated[Principal, Depends(require_project(Permission.VIEW_STATS))],
+) -> dict[str, Any]:
+    try:
+        return await run_in_threadpool(
+            _cached_read, state, project_id, "stats", {}, lambda s: project_stats(s, project_id)
+        )
+    except NotFoundError:
+        raise ApiError(404, ErrorCode.NOT_FOUND, f"project {project_id!r} not found") from None
+
+
+# --- writes -------------------------------------------------------------------
+
+
+def _write(
+    state: AppState,
+    principal: Principal,
+    kind: str,
+    key: int,
+    lookup: Callable[[Session, int], Any],
+    change: Callable[[Session], Any],
+) -> Any:
+    """Check the row's project against the token, apply ``change``, invalidate the cache."""
+    try:
+        with state.db.scope() as session:
+            project_id = lookup(session, key).project_id
+            require_project_access(principal, project_id)
+            row = change(session)
+            result = row.as_dict() if hasattr(row, "as_dict") else row
+    except NotFoundError:
+        raise ApiError(404, ErrorCode.NOT_FOUND, f"{kind} {key} not found") from None
+    except ValueError as exc:
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
+    state.cache.invalidate_project(project_id)
+    return result
+
+
+class ConfidenceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class ToggleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    is_active: bool | None = None  # omitted: flip the current state
+
+
+@router.put("/rules/{rule_id}/confidence")
+async def set_confidence(
+    rule_id: int,
+    body: ConfidenceUpdate,
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.MANAGE_RULES))],
+) -> dict[str, Any]:
+    result = await run_in_threadpool(
+        _write,
+        state,
+        principal,
+        "rule",
+        rule_id,
+        rule_store.get_rule,
+        lambda s: rule_store.set_rule_confidence(s, rule_id, body.confidence),
+    )
+    log_user_action(
+        principal.user_id, "set_rule_confidence", f"rule:{rule_id}", {"confidence": body.confidence}
+    )
+    return result
+
+
+@router.post("/rules/{rule_id}/toggle")
+async def toggle(
+    rule_id: int,
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.MANAGE_RULES))],
+    body: ToggleRequest | None = None,
+) -> dict[str, Any]:
+    active = body.is_active if body is not None else None
+    result = await run_in_threadpool(
+        _write,
+        state,
+        principal,
+        "rule",
+        rule_id,
+        rule_store.get_rule,
+        lambda s: rule_store.toggle_rule(s, rule_id, active),
+    )
+    log_user_action(
+        principal.user_id, "toggle_rule", f"rule:{rule_id}", {"is_active": result["is_active"]}
+    )
+    return result
+
+
+@router.delete("/rules/{rule_id}")
+async def delete(
+    rule_id: int,
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.MANAGE_RULES))],
+) -> dict[str, Any]:
+    result = await run_in_threadpool(
+        _write,
+        state,
+        principal,
+        "rule",
+        rule_id,
+        rule_store.get_rule,
+        lambda s: rule_store.delete_rule(s, rule_id),
+    )
+    log_user_action(principal.user_id, "delete_rule", f"rule:{rule_id}", {})
+    return {"deleted": rule_id, "rule": result}
+
+
+@router.post("/insights/{insight_id}/acknowledge")
+async def acknowledge(
+    insight_id: int,
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.ANALYZE_DATA))],
+) -> dict[str, Any]:
+    result = await run_in_threadpool(
+        _write,
+        state,
+        principal,
+        "insight",
+        insight_id,
+        insight_store.get_insight,
+        lambda s: insight_store.acknowledge_insight(s, insight_id, principal.user_id),
+    )
+    log_user_action(principal.user_id, "acknowledge_insight", f"insight:{insight_id}", {})
+    return result

@@ -1,0 +1,31 @@
+"""What the app holds for its lifetime, and how routes reach it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from bizlogic.cache import MemoryCache
+from bizlogic.jobs.execute import JobContext
+from bizlogic.jobs.runner import InProcessRunner
+from bizlogic.settings import Settings
+from bizlogic.store.db import Database
+from bizlogic.telemetry.metrics import Metrics
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    cache: MemoryCache
+    metrics: Metrics
+    runner: InProcessRunner
+
+    @property
+    def jobs(self) -> JobContext:
+        return JobContext(self.db, self.metrics, self.cache)
+
+
+def app_state(request: Request) -> AppState:
+    return request.app.state.bl

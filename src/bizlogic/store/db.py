@@ -1,0 +1,134 @@
+"""Engines and sessions from a database URL, tuned per backend.
+
+SQLite (the embedded default) runs in WAL mode so API reads never wait for an
+analysis writing its results, with foreign keys enforced like on PostgreSQL.
+PostgreSQL gets a pre-pinged pool so a restarted server costs one retry, not
+a failed request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+# SQLite: how long a writer waits for another writer's lock before failing.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+PG_POOL_SIZE = 5
+PG_MAX_OVERFLOW = 10
+PG_POOL_RECYCLE_S = 1800
+
+
+def _json_dumps(value: Any) -> str:
+    # orjson: several times faster than json for the token lists of big imports, and
+    # mining results may carry numpy scalars.
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """``postgresql://`` means psycopg 3 here (the only PostgreSQL driver we install)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with its password masked, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str | URL, *, pooled: bool = True) -> Engine:
+    """An engine for ``url``; ``pooled=False`` for one-shot tools such as migrations."""
+    parsed = normalize_url(url)
+    options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(parsed)
+        options["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": SQLITE_BUSY_TIMEOUT_S,
+        }
+        if not pooled:
+            options["poolclass"] = NullPool
+        engine = create_engine(parsed, **options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if pooled:
+        options.update(
+            pool_pre_ping=True,
+            pool_size=PG_POOL_SIZE,
+            max_overflow=PG_MAX_OVERFLOW,
+            pool_recycle=PG_POOL_RECYCLE_S,
+        )
+    else:
+        options["poolclass"] = NullPool
+    return create_engine(parsed, **options)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (the API serialises them then)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit when the block ends, roll back if it raises."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+class Database:
+    """An engine and its session factory, created once per process from one URL."""
+
+    def __init__(self, url: str | URL, *, pooled: bool = True) -> None:
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url, pooled=pooled)
+        self.sessions = make_session_factory(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def scope(self) -> AbstractContextManager[Session]:
+        """``with db.scope() as session:`` — see :func:`session_scope`."""
+        return session_scope(self.sessions)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

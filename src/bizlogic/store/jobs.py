@@ -1,0 +1,243 @@
+"""The analysis job record: creation, state transitions and crash recovery queries.
+
+Every transition is one conditional ``UPDATE … WHERE status IN (allowed)``, so
+when two processes race (a worker finishing while a user cancels, two workers
+claiming the same job) exactly one wins and the other gets a ConflictError —
+no read-modify-write window, on SQLite or PostgreSQL.
+
+    queued ──mark_running──▶ running ──finish_job──▶ completed
+      │  ▲                     │  │
+      │  └────requeue_job──────┘  └──fail_job / cancel_job──▶ failed / cancelled
+      └──fail_job / cancel_job──▶ failed / cancelled
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bizlogic.store import clock
+from bizlogic.store.errors import ConflictError, NotFoundError
+from bizlogic.store.paging import fetch_page
+from bizlogic.store.projects import get_or_create_project
+from bizlogic.store.tables import JOB_STATUSES, UNFINISHED_STATUSES, AnalysisJob
+
+
+def create_job(
+    session: Session,
+    project_id: str,
+    algorithms: Sequence[str],
+    parameters: dict[str, Any],
+    *,
+    requested_by: str | None = None,
+    job_id: str | None = None,
+) -> AnalysisJob:
+    """A new queued job (the project row is created if missing); ``job_id`` defaults to a UUID4."""
+    if not algorithms or not all(isinstance(a, str) and a for a in algorithms):
+        raise ValueError("algorithms: expected a non-empty list of algorithm names")
+    if not isinstance(parameters, dict):
+        raise ValueError("parameters: expected a JSON object")
+    get_or_create_project(session, project_id)
+    job = AnalysisJob(
+        job_id=job_id or str(uuid.uuid4()),
+        project_id=project_id,
+        status="queued",
+        parameters=parameters,
+        algorithms=list(algorithms),
+        attempts=0,
+        requested_by=requested_by,
+        created_at=clock.utcnow(),
+        progress=0.0,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: str) -> AnalysisJob | None:
+    return session.get(AnalysisJob, job_id)
+
+
+def require_job(session: Session, job_id: str) -> AnalysisJob:
+    job = session.get(AnalysisJob, job_id)
+    if job is None:
+        raise NotFoundError("job", job_id)
+    return job
+
+
+def list_jobs(
+    session: Session,
+    project_id: str,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[AnalysisJob], int]:
+    """A project's jobs, newest first, and how many match in total."""
+    if status is not None and status not in JOB_STATUSES:
+        raise ValueError(f"status: must be one of {', '.join(JOB_STATUSES)}")
+    statement = select(AnalysisJob).where(AnalysisJob.project_id == project_id)
+    if status is not None:
+        statement = statement.where(AnalysisJob.status == status)
+    order = [AnalysisJob.created_at.desc(), AnalysisJob.job_id]
+    return fetch_page(session, statement, order, limit, offset)
+
+
+def count_active_jobs(
+    session: Session, *, requested_by: str | None = None, project_id: str | None = None
+) -> int:
+    """Queued + running jobs, optionally of one user or project (for concurrency caps)."""
+    where = [AnalysisJob.status.in_(UNFINISHED_STATUSES)]
+    if requested_by is not None:
+        where.append(AnalysisJob.requested_by == requested_by)
+    if project_id is not None:
+        where.append(AnalysisJob.project_id == project_id)
+    return int(session.scalar(select(func.count()).select_from(AnalysisJob).where(*where)) or 0)
+
+
+def _transition(
+    session: Session, job_id: str, allowed: tuple[str, ...], verb: str, values: dict[str, Any]
+) -> AnalysisJob:
+    result = session.execute(
+        update(AnalysisJob)
+        .where(AnalysisJob.job_id == job_id, AnalysisJob.status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    job = session.get(AnalysisJob, job_id, populate_existing=True)
+    if job is None:
+        raise NotFoundError("job", job_id)
+    if result.rowcount != 1:
+        raise ConflictError(
+            f"job {job_id} is {job.status}; only {' or '.join(allowed)} jobs can be {verb}"
+        )
+    return job
+
+
+def mark_running(session: Session, job_id: str, worker_id: str) -> AnalysisJob:
+    """Claim a queued job for ``worker_id``; counts the attempt. ConflictError if not queued."""
+    now = clock.utcnow()
+    return _transition(
+        session,
+        job_id,
+        ("queued",),
+        "started",
+        {
+            "status": "running",
+            "started_at": now,
+            "heartbeat_at": now,
+            "worker_id": worker_id,
+            "attempts": AnalysisJob.attempts + 1,
+            "progress": 0.0,
+            "stage": None,
+            "error": None,
+        },
+    )
+
+
+def update_progress(
+    session: Session, job_id: str, progress: float, stage: str | None = None
+) -> bool:
+    """Record progress (0..1) and a heartbeat; False when the job is no longer running.
+
+    A worker that gets False stops: the job was cancelled or failed meanwhile.
+    """
+    if not (isinstance(progress, int | float) and math.isfinite(progress) and 0 <= progress <= 1):
+        raise ValueError(f"progress: must be between 0 and 1, got {progress!r}")
+    result = session.execute(
+        update(AnalysisJob)
+        .where(AnalysisJob.job_id == job_id, AnalysisJob.status == "running")
+        .values(progress=float(progress), stage=stage, heartbeat_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def finish_job(session: Session, job_id: str, results: dict[str, Any]) -> AnalysisJob:
+    """Mark a running job completed with its results summary.
+
+    Call it in the same unit of work as ``save_results``: if the job was
+    cancelled meanwhile, the ConflictError rolls the results back too.
+    """
+    now = clock.utcnow()
+    return _transition(
+        session,
+        job_id,
+        ("running",),
+        "completed",
+        {
+            "status": "completed",
+            "finished_at": now,
+            "heartbeat_at": now,
+            "progress": 1.0,
+            "results": results,
+        },
+    )
+
+
+def fail_job(session: Session, job_id: str, error: str) -> AnalysisJob:
+    """Mark a queued or running job failed, keeping the reason for the user."""
+    if not error:
+        raise ValueError("error: a failed job needs a reason")
+    return _transition(
+        session,
+        job_id,
+        UNFINISHED_STATUSES,
+        "failed",
+        {"status": "failed", "finished_at": clock.utcnow(), "error": error},
+    )
+
+
+def cancel_job(session: Session, job_id: str) -> AnalysisJob:
+    """Cancel a queued or running job; a running worker notices at its next progress update."""
+    return _transition(
+        session,
+        job_id,
+        UNFINISHED_STATUSES,
+        "cancelled",
+        {"status": "cancelled", "finished_at": clock.utcnow()},
+    )
+
+
+def requeue_job(session: Session, job_id: str) -> AnalysisJob:
+    """Put a running job whose worker died back in the queue (its attempt stays counted)."""
+    return _transition(
+        session,
+        job_id,
+        ("running",),
+        "requeued",
+        {
+            "status": "queued",
+            "worker_id": None,
+            "started_at": None,
+            "heartbeat_at": None,
+            "progress": 0.0,
+            "stage": None,
+        },
+    )
+
+
+def jobs_left_unfinished(
+    session: Session, *, stale_before: datetime | None = None
+) -> list[AnalysisJob]:
+    """Queued and running jobs, oldest first: what a crash may have left behind.
+
+    With ``stale_before``, only jobs whose last sign of life (heartbeat, start
+    or creation) is older — for reconciling while other workers are alive.
+    """
+    where = [AnalysisJob.status.in_(UNFINISHED_STATUSES)]
+    if stale_before is not None:
+        last_seen = func.coalesce(
+            AnalysisJob.heartbeat_at, AnalysisJob.started_at, AnalysisJob.created_at
+        )
+        where.append(last_seen < stale_before)
+    rows = session.scalars(
+        select(AnalysisJob).where(*where).order_by(AnalysisJob.created_at, AnalysisJob.job_id)
+    )
+    return list(rows)
