@@ -1,0 +1,109 @@
+"""`bizlogic serve` as a real process on a free port, driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bizlogic.records.synthetic import generate
+
+BASE = "/api/business-logic"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _until(check, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def server(tmp_path):
+    exe = str(Path(sys.executable).with_name("bizlogic"))
+    port = _free_port()
+    env = {**os.environ, "BL_DATA_DIR": str(tmp_path / "data")}
+    env.pop("BL_DATABASE_URL", None)
+    env.pop("BL_JWT_SECRET", None)
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [exe, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def alive():
+        try:
+            return httpx.get(f"{url}/livez", timeout=1).status_code == 200
+        except httpx.TransportError:
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            return False
+
+    try:
+        _until(alive, 60, "the server to start")
+        token = (
+            subprocess.run(
+                [exe, "token", "create", "--user", "e2e", "--role", "business_expert"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        yield url, {"Authorization": f"Bearer {token}"}, tmp_path
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_import_analyze_read_over_http(server):
+    url, auth, tmp_path = server
+    data = tmp_path / "records.jsonl"
+    generate(data, 4000, seed=9)
+    with httpx.Client(base_url=url, headers=auth, timeout=60) as client:
+        imported = client.post(
+            f"{BASE}/projects/shop/records",
+            content=data.read_bytes(),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        assert imported.status_code == 200 and imported.json()["imported"] == 4000
+        accepted = client.post(f"{BASE}/analyze", json={"project_id": "shop"})
+        assert accepted.status_code == 202
+        status_url = accepted.json()["status_url"]
+
+        def done():
+            job = client.get(status_url).json()
+            return job if job["status"] in ("completed", "failed", "cancelled") else None
+
+        job = _until(done, 120, "the analysis")
+        assert job["status"] == "completed", job["error"]
+        rules = client.get(f"{BASE}/rules/shop", params={"rule_type": "keyword_sentiment"})
+        assert {"refund", "excellent"} <= {
+            r["conditions"][0]["value"] for r in rules.json()["rules"]
+        }
+        unauthorized = httpx.get(f"{url}{BASE}/rules/shop")
+        assert unauthorized.status_code == 401
+        assert unauthorized.json()["error"]["code"] == "UNAUTHORIZED"
+        metrics = httpx.get(f"{url}/metrics").text
+        assert 'bl_analysis_requests_total{algorithm="user_behavior",project_id="shop"' in metrics
+    secret = tmp_path / "data" / "jwt_secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    log_text = (tmp_path / "server.log").read_text()
+    assert auth["Authorization"].split()[1] not in log_text  # the token never reaches a log
