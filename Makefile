@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := demo
 DEMO_RECORDS ?= 20000
+DEMO_PORT ?= 8000
 
-.PHONY: demo test lint bench clean
+.PHONY: demo demo-stop test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +26,16 @@ demo: $(VENV)/.installed
 	$(BIN)/bizlogic demo-data $(DEMO)/labelstudio.json --format labelstudio --records 10000 --seed 3
 	$(BIN)/bizlogic analyze $(DEMO)/labelstudio.json --format labelstudio --lang zh --top 5 \
 		--output $(DEMO)/labelstudio-report.json
+	$(BIN)/python scripts/demo_service.py $(DEMO)/records.jsonl --dir $(DEMO) --port $(DEMO_PORT)
 	@echo
 	@echo "Demo data:     $(DEMO)/records.jsonl (ground truth: $(DEMO)/records.truth.json)"
 	@echo "               $(DEMO)/labelstudio.json (a Label Studio full JSON export)"
 	@echo "Full results:  $(DEMO)/report.json, $(DEMO)/labelstudio-report.json"
 	@echo "Result schema: docs/analysis-output.md    Everything else: $(BIN)/bizlogic --help"
+
+demo-stop:
+	@if [ -f $(DEMO)/serve.pid ]; then kill $$(cat $(DEMO)/serve.pid) 2>/dev/null || true; \
+		rm -f $(DEMO)/serve.pid; echo "demo server stopped"; fi
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
