@@ -271,3 +271,76 @@ def test_jobs_left_running_by_a_crash_are_rerun_or_failed(tmp_path, demo_lines):
         failed = client.get(f"{BASE}/jobs/{ids[1]}", headers=_auth()).json()
         assert failed["status"] == "failed"
         assert failed["error"] == "interrupted 4 times (server restarts); giving up"
+
+
+def test_detect_changes_between_stored_runs(client, demo_lines):
+    _import(client, demo_lines)
+    early = client.post(
+        f"{BASE}/analyze",
+        headers=_auth(),
+        json={"project_id": "demo", "time_range": {"end": "2026-03-01T00:00:00Z"}},
+    )
+    _wait(client, early.json()["job_id"])
+    none_yet = client.post(f"{BASE}/detect-changes", json={"project_id": "demo"}, headers=_auth())
+    assert none_yet.status_code == 409 and none_yet.json()["error"]["code"] == "CONFLICT"
+    full = client.post(f"{BASE}/analyze", json={"project_id": "demo"}, headers=_auth())
+    _wait(client, full.json()["job_id"])
+    changes = client.post(
+        f"{BASE}/detect-changes", json={"project_id": "demo"}, headers=_auth()
+    ).json()
+    assert changes["before_job_id"] == early.json()["job_id"]
+    assert changes["after_job_id"] == full.json()["job_id"]
+    # The negative-share jump on 2026-03-16 only exists in the full period.
+    assert any(p["data"]["sentiment"] == "negative" for p in changes["new_change_points"])
+    same = client.post(
+        f"{BASE}/detect-changes",
+        headers=_auth(),
+        json={
+            "project_id": "demo",
+            "before_job_id": full.json()["job_id"],
+            "after_job_id": full.json()["job_id"],
+        },
+    ).json()
+    assert same["has_changes"] is False
+    missing = client.post(
+        f"{BASE}/detect-changes",
+        headers=_auth(),
+        json={"project_id": "demo", "before_job_id": "nope", "after_job_id": full.json()["job_id"]},
+    )
+    assert missing.status_code == 404
+
+
+def test_export_json_csv_yaml(client, demo_lines):
+    import csv
+    import io
+
+    import yaml
+
+    _import(client, demo_lines)
+    job = client.post(f"{BASE}/analyze", json={"project_id": "demo"}, headers=_auth())
+    _wait(client, job.json()["job_id"])
+    rules = client.get(f"{BASE}/rules/demo", params={"limit": 1000}, headers=_auth()).json()
+
+    as_json = client.post(f"{BASE}/export", json={"project_id": "demo"}, headers=_auth())
+    assert as_json.status_code == 200
+    assert as_json.headers["content-disposition"] == 'attachment; filename="bizlogic-demo.json"'
+    document = as_json.json()
+    assert [r["id"] for r in document["rules"]] == [r["id"] for r in rules["rules"]]
+    assert len(document["patterns"]) > 0 and len(document["insights"]) > 0
+
+    as_yaml = client.post(
+        f"{BASE}/export",
+        json={"project_id": "demo", "format": "yaml", "include": ["rules"]},
+        headers=_auth(),
+    )
+    parsed = yaml.safe_load(as_yaml.text)
+    assert list(parsed) == ["project_id", "rules"] and len(parsed["rules"]) == rules["total"]
+
+    as_csv = client.post(
+        f"{BASE}/export", json={"project_id": "demo", "format": "csv"}, headers=_auth()
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert sum(r["kind"] == "rules" for r in rows) == rules["total"]
+    viewer = client.post(f"{BASE}/export", json={"project_id": "demo"}, headers=_auth("viewer"))
+    assert viewer.status_code == 403
