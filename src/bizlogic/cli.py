@@ -303,6 +303,109 @@ def serve(
     )
 
 
+@app.command()
+def health(
+    url: Annotated[str, typer.Option(help="Base URL of a running service.")] = (
+        "http://127.0.0.1:8000"
+    ),
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the health document.")] = False,
+) -> None:
+    """Ask a running service for its health; exit 0 when healthy, 1 otherwise.
+
+    Examples:
+
+      bizlogic health
+
+      bizlogic health --url http://bizlogic.internal:8080 --json
+    """
+    import httpx
+
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/api/business-logic/health", timeout=timeout)
+        document = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise _fail(f"{url}: no health answer ({exc.__class__.__name__}: {exc})") from None
+    if as_json:
+        typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+    else:
+        checks = document.get("checks", {})
+        summary = ", ".join(f"{name} {check.get('status')}" for name, check in checks.items())
+        typer.echo(f"{document.get('status')} — {summary} (version {document.get('version')})")
+    if response.status_code != 200 or document.get("status") != "healthy":
+        raise typer.Exit(1)
+
+
+@app.command("import")
+def import_records(
+    file: Annotated[
+        Path, typer.Argument(help="Records: JSON, JSONL, CSV or a Label Studio export.")
+    ],
+    project: Annotated[str, typer.Option("--project", help="Project to import into.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto | json | jsonl | csv | labelstudio")
+    ] = "auto",
+    strict: Annotated[bool, typer.Option(help="Import nothing if any row is bad.")] = False,
+) -> None:
+    """Import records straight into the configured database (BL_DATABASE_URL or SQLite).
+
+    Idempotent on record id: importing again updates changed records and never
+    duplicates. Bad rows are listed; with --strict nothing is written.
+
+    Examples:
+
+      bizlogic import demo/records.jsonl --project demo
+
+      BL_DATABASE_URL=postgresql+psycopg://bl@db/bizlogic bizlogic import export.json \\
+          --project shop --format labelstudio --strict
+    """
+    from bizlogic.records.importers import ImportOptions, Reject, iter_import
+    from bizlogic.records.tokenizer import Tokenizer
+    from bizlogic.settings import get_settings
+    from bizlogic.store import migrations
+    from bizlogic.store.annotations import upsert_records
+    from bizlogic.store.db import Database
+    from bizlogic.store.projects import validate_project_id
+
+    try:
+        validate_project_id(project)
+    except ValueError as exc:
+        raise _fail(f"--{exc}") from None
+    if not file.is_file():
+        raise _fail(f"{file}: no such file")
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = Tokenizer()
+    records, tokens, rejects = [], [], []
+    try:
+        for item in iter_import(file, ImportOptions(fmt=fmt)):
+            if isinstance(item, Reject):
+                rejects.append(item)
+            else:
+                records.append(item)
+                tokens.append(tokenizer.record_tokens(item.text, item.keywords))
+    except ValueError as exc:
+        raise _fail(f"{file}: {exc}") from None
+    for reject in rejects[:10]:
+        err.print(f"  line {reject.location}: {reject.field}: {reject.reason}", markup=False)
+    if rejects and strict:
+        raise _fail(f"--strict: {len(rejects)} bad row(s); nothing was imported")
+    url = settings.effective_database_url
+    if settings.auto_migrate:
+        migrations.upgrade(url)
+    database = Database(url)
+    try:
+        with database.scope() as session:
+            counts = upsert_records(session, project, records, tokens)
+    finally:
+        database.dispose()
+    unchanged = len({r.id for r in records}) - counts.inserted - counts.updated
+    typer.echo(
+        f"{project}: {counts.inserted} imported, {counts.updated} updated, "
+        f"{unchanged} unchanged, {len(rejects)} rejected"
+    )
+
+
 token_app = typer.Typer(
     help="API tokens: signed JWT bearer tokens for the HTTP API.",
     no_args_is_help=True,

@@ -107,3 +107,45 @@ def test_import_analyze_read_over_http(server):
     assert secret.stat().st_mode & 0o777 == 0o600
     log_text = (tmp_path / "server.log").read_text()
     assert auth["Authorization"].split()[1] not in log_text  # the token never reaches a log
+
+
+def test_health_and_import_commands(server, tmp_path):
+    url, _auth, _ = server
+    exe = str(Path(sys.executable).with_name("bizlogic"))
+    healthy = subprocess.run(
+        [exe, "health", "--url", url], capture_output=True, text=True, check=False
+    )
+    assert healthy.returncode == 0 and healthy.stdout.startswith("healthy — database up")
+    down = subprocess.run(
+        [exe, "health", "--url", "http://127.0.0.1:9"], capture_output=True, text=True, check=False
+    )
+    assert down.returncode == 1 and "no health answer" in down.stderr
+
+    data = tmp_path / "cli.jsonl"
+    data.write_text('{"id": "a", "text": "refund now"}\n{"id": "b", "text": ""}\n', "utf-8")
+    env = {**os.environ, "BL_DATA_DIR": str(tmp_path / "cli-data")}
+    env.pop("BL_DATABASE_URL", None)
+    strict = subprocess.run(
+        [exe, "import", str(data), "--project", "p", "--strict"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert strict.returncode == 1 and "nothing was imported" in strict.stderr
+    first = subprocess.run(
+        [exe, "import", str(data), "--project", "p"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert first.stdout.strip() == "p: 1 imported, 0 updated, 0 unchanged, 1 rejected"
+    again = subprocess.run(
+        [exe, "import", str(data), "--project", "p"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert again.stdout.strip() == "p: 0 imported, 0 updated, 1 unchanged, 1 rejected"
