@@ -521,8 +521,12 @@ def db_upgrade(
     from bizlogic.store.db import safe_url
 
     target = _database_url(url)
-    migrations.upgrade(target, revision)
-    err.print(f"{safe_url(target)} is at revision {migrations.current(target)}", soft_wrap=True)
+    try:
+        migrations.upgrade(target, revision)
+        at = migrations.current(target)
+    except migrations.MigrationError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"{safe_url(target)} is at revision {at}", soft_wrap=True)
 
 
 @db_app.command("downgrade")
@@ -540,8 +544,12 @@ def db_downgrade(
     from bizlogic.store.db import safe_url
 
     target = _database_url(url)
-    migrations.downgrade(target, revision)
-    err.print(f"{safe_url(target)} is at revision {migrations.current(target)}", soft_wrap=True)
+    try:
+        migrations.downgrade(target, revision)
+        at = migrations.current(target)
+    except migrations.MigrationError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"{safe_url(target)} is at revision {at}", soft_wrap=True)
 
 
 @db_app.command("current")
@@ -549,4 +557,8 @@ def db_current(url: UrlOption = None) -> None:
     """Print the schema revision of the database (empty when not migrated)."""
     from bizlogic.store import migrations
 
-    typer.echo(migrations.current(_database_url(url)) or "")
+    try:
+        revision = migrations.current(_database_url(url))
+    except migrations.MigrationError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(revision or "")

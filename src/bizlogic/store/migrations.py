@@ -8,20 +8,42 @@ once); PostgreSQL's transactional DDL makes each upgrade all-or-nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from bizlogic.store.db import make_engine
+from bizlogic.store.db import make_engine, safe_url
 
 SCRIPT_LOCATION = Path(__file__).with_name("alembic")
 # pg_advisory_xact_lock key: "bl" + "mig" in ASCII, any constant unique to us would do.
 _PG_LOCK_KEY = 0x626C6D6967
+
+
+class MigrationError(RuntimeError):
+    """A migration (or revision lookup) could not run; the message says where and why."""
+
+
+@contextmanager
+def _explained(url: str | URL) -> Iterator[None]:
+    """Turn driver and Alembic errors into one-line messages that never show a password."""
+    try:
+        yield
+    except ArgumentError:
+        raise MigrationError("not a database URL (expected e.g. sqlite:///path.db)") from None
+    except CommandError as exc:
+        raise MigrationError(f"{safe_url(url)}: {exc}") from None
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise MigrationError(f"{safe_url(url)}: {reason}") from None
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -40,37 +62,39 @@ def head() -> str:
     return revision
 
 
-def _run(url: str | URL, action: str, revision: str) -> None:
+def _run(url: str | URL, action: Callable[[Config, str], None], revision: str) -> None:
+    with _explained(url):
+        _migrate(url, action, revision)
+
+
+def _migrate(url: str | URL, action: Callable[[Config, str], None], revision: str) -> None:
     engine = make_engine(url, pooled=False)
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 lock = text("SELECT pg_advisory_xact_lock(:key)")
                 connection.execute(lock, {"key": _PG_LOCK_KEY})
-            config = _config(connection)
-            if action == "upgrade":
-                command.upgrade(config, revision)
-            else:
-                command.downgrade(config, revision)
+            action(_config(connection), revision)
     finally:
         engine.dispose()
 
 
 def upgrade(url: str | URL, revision: str = "head") -> None:
     """Bring the schema at ``url`` up to ``revision`` (default: the newest)."""
-    _run(url, "upgrade", revision)
+    _run(url, command.upgrade, revision)
 
 
 def downgrade(url: str | URL, revision: str) -> None:
     """Take the schema down to ``revision``; ``"base"`` drops every bizlogic table."""
-    _run(url, "downgrade", revision)
+    _run(url, command.downgrade, revision)
 
 
 def current(url: str | URL) -> str | None:
     """The revision the database is at, or ``None`` when it was never migrated."""
-    engine = make_engine(url, pooled=False)
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
-    finally:
-        engine.dispose()
+    with _explained(url):
+        engine = make_engine(url, pooled=False)
+        try:
+            with engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+        finally:
+            engine.dispose()
