@@ -28,6 +28,10 @@ def validate_project_id(project_id: str) -> str:
         raise ValueError("project_id: must be a non-empty string")
     if project_id != project_id.strip():
         raise ValueError("project_id: must not start or end with whitespace")
+    try:
+        project_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("project_id: not valid Unicode (lone surrogate)") from None
     if len(project_id) > PROJECT_ID_MAX:
         raise ValueError(f"project_id: longer than {PROJECT_ID_MAX} characters")
     return project_id

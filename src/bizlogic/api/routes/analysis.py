@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bizlogic.api.auth import Permission, Principal, require, require_project_access
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
+from bizlogic.api.types import ProjectIdField
 from bizlogic.jobs.execute import params_from_json
 from bizlogic.mining.registry import ALGORITHM_NAMES
 from bizlogic.store.annotations import count_records
@@ -38,7 +39,7 @@ class AnalysisFilters(BaseModel):
 
 class AnalyzeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: str = Field(min_length=1, max_length=200)
+    project_id: ProjectIdField
     analysis_types: list[str] = Field(default_factory=lambda: list(ALGORITHM_NAMES), min_length=1)
     min_support: int = Field(default=5, ge=1)
     min_confidence: float = Field(default=0.7, ge=0.0, le=1.0)

@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import orjson
 import yaml
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bizlogic.api.auth import Permission, Principal, require, require_project_access
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
+from bizlogic.api.types import ProjectIdField
 from bizlogic.mining.changes import detect_changes
 from bizlogic.store.insights import list_insights
 from bizlogic.store.jobs import get_job, list_jobs
@@ -31,7 +33,7 @@ EXPORT_PAGE = 1000
 
 class DetectChangesRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: str = Field(min_length=1, max_length=200)
+    project_id: ProjectIdField
     before_job_id: str | None = None  # default: the second most recent completed run
     after_job_id: str | None = None  # default: the most recent completed run
     threshold: float = Field(default=0.1, gt=0.0, le=1.0)
@@ -85,7 +87,7 @@ async def detect(
 
 class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: str = Field(min_length=1, max_length=200)
+    project_id: ProjectIdField
     format: Literal["json", "csv", "yaml"] = "json"
     include: list[Literal["rules", "patterns", "insights"]] = Field(
         default_factory=lambda: ["rules", "patterns", "insights"], min_length=1
@@ -141,7 +143,10 @@ async def export(
     """The project's stored rules/patterns/insights as a downloadable JSON, CSV or YAML file."""
     require_project_access(principal, body.project_id)
     data = await run_in_threadpool(_collect, state, body)
+    # Header values must be latin-1: an ASCII file name, the real one RFC 5987-encoded.
     name = f"bizlogic-{body.project_id}.{body.format}"
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     if body.format == "csv":
         content: Iterator[str] | Iterator[bytes] = _csv_rows(data)
         media = "text/csv; charset=utf-8"
@@ -162,5 +167,5 @@ async def export(
     return StreamingResponse(
         content,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": disposition},
     )

@@ -23,6 +23,7 @@ from bizlogic.api.auth import (
 )
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
+from bizlogic.api.types import Limit, Offset, RowId
 from bizlogic.store import insights as insight_store
 from bizlogic.store import patterns as pattern_store
 from bizlogic.store import rules as rule_store
@@ -31,8 +32,6 @@ from bizlogic.store.projects import project_stats
 from bizlogic.telemetry.logging import log_user_action
 
 router = APIRouter(prefix="/api/business-logic", tags=["results"])
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def _cached_read(
@@ -183,7 +182,7 @@ class ToggleRequest(BaseModel):
 
 @router.put("/rules/{rule_id}/confidence")
 async def set_confidence(
-    rule_id: int,
+    rule_id: RowId,
     body: ConfidenceUpdate,
     state: Annotated[AppState, Depends(app_state)],
     principal: Annotated[Principal, Depends(require(Permission.MANAGE_RULES))],
@@ -205,7 +204,7 @@ async def set_confidence(
 
 @router.post("/rules/{rule_id}/toggle")
 async def toggle(
-    rule_id: int,
+    rule_id: RowId,
     state: Annotated[AppState, Depends(app_state)],
     principal: Annotated[Principal, Depends(require(Permission.MANAGE_RULES))],
     body: ToggleRequest | None = None,
@@ -228,7 +227,7 @@ async def toggle(
 
 @router.delete("/rules/{rule_id}")
 async def delete(
-    rule_id: int,
+    rule_id: RowId,
     state: Annotated[AppState, Depends(app_state)],
     principal: Annotated[Principal, Depends(require(Permission.MANAGE_RULES))],
 ) -> dict[str, Any]:
@@ -247,7 +246,7 @@ async def delete(
 
 @router.post("/insights/{insight_id}/acknowledge")
 async def acknowledge(
-    insight_id: int,
+    insight_id: RowId,
     state: Annotated[AppState, Depends(app_state)],
     principal: Annotated[Principal, Depends(require(Permission.ANALYZE_DATA))],
 ) -> dict[str, Any]:
