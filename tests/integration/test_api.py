@@ -346,3 +346,31 @@ def test_export_json_csv_yaml(client, demo_lines):
     assert sum(r["kind"] == "rules" for r in rows) == rules["total"]
     viewer = client.post(f"{BASE}/export", json={"project_id": "demo"}, headers=_auth("viewer"))
     assert viewer.status_code == 403
+
+
+def test_visualizations_from_stored_results(client, demo_lines):
+    _import(client, demo_lines)
+    job = client.post(f"{BASE}/analyze", json={"project_id": "demo"}, headers=_auth())
+    _wait(client, job.json()["job_id"])
+    views = {}
+    for kind in ("rule_network", "pattern_timeline", "insight_dashboard", "correlation_matrix"):
+        response = client.post(
+            f"{BASE}/visualization",
+            headers=_auth(),
+            json={"project_id": "demo", "visualization_type": kind},
+        )
+        assert response.status_code == 200, response.text
+        views[kind] = response.json()
+    rules = client.get(f"{BASE}/rules/demo", params={"limit": 1000}, headers=_auth()).json()
+    edges = sum(len(r["conditions"]) for r in rules["rules"])
+    assert len(views["rule_network"]["edges"]) == edges
+    assert "refund" in views["correlation_matrix"]["rows"]
+    assert any(e["type"] == "change_point" for e in views["pattern_timeline"]["events"])
+    insights = client.get(f"{BASE}/insights/demo", headers=_auth()).json()
+    assert views["insight_dashboard"]["total"] == insights["total"]
+    bad = client.post(
+        f"{BASE}/visualization",
+        headers=_auth(),
+        json={"project_id": "demo", "visualization_type": "pie"},
+    )
+    assert bad.status_code == 422

@@ -48,6 +48,11 @@ ROUTES = {
         {"project_id": "m"},
     ),
     ("POST", P + "/export"): (Permission.EXPORT_DATA, P + "/export", {"project_id": "m"}),
+    ("POST", P + "/visualization"): (
+        Permission.VIEW_RULES,
+        P + "/visualization",
+        {"project_id": "m", "visualization_type": "rule_network"},
+    ),
 }
 PUBLIC = {("GET", "/livez"), ("GET", "/readyz"), ("GET", P + "/health"), ("GET", "/metrics")}
 
@@ -119,4 +124,4 @@ def test_project_limited_token_cannot_reach_another_project(client, route):
 
 
 def test_project_routes_are_the_expected_ones():
-    assert len(PROJECT_ROUTES) == 8
+    assert len(PROJECT_ROUTES) == 9

@@ -19,6 +19,7 @@ from bizlogic.api.auth import Permission, Principal, require, require_project_ac
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import ProjectIdField
+from bizlogic.mining import visualization
 from bizlogic.mining.changes import detect_changes
 from bizlogic.store.insights import list_insights
 from bizlogic.store.jobs import get_job, list_jobs
@@ -168,4 +169,55 @@ async def export(
         content,
         media_type=media,
         headers={"Content-Disposition": disposition},
+    )
+
+
+class VisualizationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_id: ProjectIdField
+    visualization_type: Literal[
+        "rule_network", "pattern_timeline", "insight_dashboard", "correlation_matrix"
+    ]
+    active_only: bool = True  # rules: leave out rules switched off by curation
+
+
+_SOURCES = {
+    "rule_network": ("rules", Permission.VIEW_RULES),
+    "correlation_matrix": ("rules", Permission.VIEW_RULES),
+    "pattern_timeline": ("patterns", Permission.VIEW_PATTERNS),
+    "insight_dashboard": ("insights", Permission.VIEW_INSIGHTS),
+}
+
+
+def _visualize(state: AppState, body: VisualizationRequest) -> dict[str, Any]:
+    kind, _ = _SOURCES[body.visualization_type]
+    collected = _collect(state, ExportRequest(project_id=body.project_id, include=[kind]))[kind]
+    if kind == "rules" and body.active_only:
+        collected = [r for r in collected if r["is_active"]]
+    build = getattr(visualization, body.visualization_type)
+    return {
+        "project_id": body.project_id,
+        "visualization_type": body.visualization_type,
+        **build(collected),
+    }
+
+
+@router.post("/visualization")
+async def visualize(
+    body: VisualizationRequest,
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.VIEW_RULES))],
+) -> dict[str, Any]:
+    """Chart-ready data computed from the stored rules, patterns or insights."""
+    require_project_access(principal, body.project_id)
+    needed = _SOURCES[body.visualization_type][1]
+    if needed not in principal.permissions:
+        raise ApiError(403, ErrorCode.FORBIDDEN, f"this view needs permission {needed.value}")
+    params = body.model_dump(mode="json")
+    return await run_in_threadpool(
+        state.cache.cached,
+        body.project_id,
+        "visualization",
+        params,
+        lambda: _visualize(state, body),
     )
