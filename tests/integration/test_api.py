@@ -374,3 +374,66 @@ def test_visualizations_from_stored_results(client, demo_lines):
         json={"project_id": "demo", "visualization_type": "pie"},
     )
     assert bad.status_code == 422
+
+
+def test_apply_copy_and_adapt(client, demo_lines):
+    _import(client, demo_lines)
+    job = client.post(f"{BASE}/analyze", json={"project_id": "demo"}, headers=_auth())
+    _wait(client, job.json()["job_id"])
+    rules = client.get(
+        f"{BASE}/rules/demo", params={"rule_type": "keyword_sentiment"}, headers=_auth()
+    ).json()["rules"]
+    refund = next(r for r in rules if r["conditions"][0]["value"] == "refund")
+
+    copied = client.post(
+        f"{BASE}/apply",
+        headers=_auth(),
+        json={"rule_ids": [refund["id"]], "target_project_id": "copy-target", "mode": "copy"},
+    )
+    assert copied.status_code == 200, copied.text
+    assert copied.json()["applied"][0]["confidence"] == refund["confidence"]
+    target = client.get(f"{BASE}/rules/copy-target", headers=_auth()).json()
+    assert target["total"] == 1 and target["rules"][0]["key"] == refund["key"]
+
+    # adapt: re-measure on a project where 'refund' is positive in 3 of 4 texts
+    other = b"\n".join(
+        json.dumps(
+            {
+                "id": f"o{i}",
+                "text": f"refund item {i}",
+                "sentiment": "positive" if i % 4 else "negative",
+            }
+        ).encode()
+        for i in range(40)
+    )
+    _import(client, other, project="other")
+    adapted = client.post(
+        f"{BASE}/apply",
+        headers=_auth(),
+        json={"rule_ids": [refund["id"]], "target_project_id": "other", "mode": "adapt"},
+    ).json()
+    measured = adapted["applied"][0]
+    assert measured["confidence"] == 10 / 40 and measured["support_count"] == 10
+    assert measured["source_confidence"] == refund["confidence"]
+    stored = client.get(f"{BASE}/rules/other", headers=_auth()).json()["rules"][0]
+    assert stored["confidence"] == 10 / 40 and stored["antecedent_count"] == 40
+
+    empty = client.post(
+        f"{BASE}/apply",
+        headers=_auth(),
+        json={"rule_ids": [refund["id"]], "target_project_id": "nothing-here", "mode": "adapt"},
+    )
+    assert empty.status_code == 422
+    missing = client.post(
+        f"{BASE}/apply", headers=_auth(), json={"rule_ids": [999999], "target_project_id": "other"}
+    )
+    assert missing.status_code == 404
+    limited = _auth("business_expert", projects=["demo"])
+    assert (
+        client.post(
+            f"{BASE}/apply",
+            headers=limited,
+            json={"rule_ids": [refund["id"]], "target_project_id": "other"},
+        ).status_code
+        == 403
+    )

@@ -48,6 +48,11 @@ ROUTES = {
         {"project_id": "m"},
     ),
     ("POST", P + "/export"): (Permission.EXPORT_DATA, P + "/export", {"project_id": "m"}),
+    ("POST", P + "/apply"): (
+        Permission.EXTRACT_RULES,
+        P + "/apply",
+        {"rule_ids": [999], "target_project_id": "m"},
+    ),
     ("POST", P + "/visualization"): (
         Permission.VIEW_RULES,
         P + "/visualization",
@@ -124,4 +129,4 @@ def test_project_limited_token_cannot_reach_another_project(client, route):
 
 
 def test_project_routes_are_the_expected_ones():
-    assert len(PROJECT_ROUTES) == 9
+    assert len(PROJECT_ROUTES) == 9  # /apply names its target in target_project_id

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 
 from bizlogic import __version__
 from bizlogic.api.errors import install_error_handlers
-from bizlogic.api.routes import analysis, health, records, reports, results
+from bizlogic.api.routes import analysis, apply, health, records, reports, results
 from bizlogic.api.secrets import jwt_secret
 from bizlogic.api.state import AppState
 from bizlogic.cache import MemoryCache
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         return response
 
     app.add_middleware(HttpMetricsMiddleware, metrics=app_metrics)
-    for router in (health.router, records.router, analysis.router, results.router, reports.router):
+    routers = (health, records, analysis, results, reports, apply)
+    for router in (module.router for module in routers):
         app.include_router(router)
     return app

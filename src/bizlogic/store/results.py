@@ -307,3 +307,36 @@ def load_job_result(session: Session, job_id: str) -> AnalysisResult | None:
         select(AnalysisJob.result_snapshot).where(AnalysisJob.job_id == job_id)
     )
     return None if snapshot is None else AnalysisResult.from_dict(snapshot)
+
+
+def upsert_rule(session: Session, project_id: str, rule: Rule) -> RuleRow:
+    """Store one rule in ``project_id`` (used by ``apply``): same (algorithm, key) is updated.
+
+    An updated rule keeps its id, ``created_at`` and ``is_active``, as on a re-run.
+    """
+    get_or_create_project(session, project_id)
+    values = _rule_values(rule)
+    row = session.scalar(
+        select(RuleRow).where(
+            RuleRow.project_id == project_id,
+            RuleRow.algorithm == values["algorithm"],
+            RuleRow.rule_key == values["rule_key"],
+        )
+    )
+    now = clock.utcnow()
+    if row is None:
+        row = RuleRow(
+            project_id=project_id,
+            job_id=None,
+            is_active=True,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+        session.add(row)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.updated_at = now
+    session.flush()
+    return row
