@@ -437,3 +437,52 @@ def test_apply_copy_and_adapt(client, demo_lines):
         ).status_code
         == 403
     )
+
+
+def test_rules_import_from_export(client, demo_lines):
+    _import(client, demo_lines)
+    job = client.post(f"{BASE}/analyze", json={"project_id": "demo"}, headers=_auth())
+    _wait(client, job.json()["job_id"])
+    total = client.get(f"{BASE}/rules/demo", headers=_auth()).json()["total"]
+    exported = client.post(
+        f"{BASE}/export",
+        headers=_auth(),
+        json={"project_id": "demo", "format": "yaml", "include": ["rules"]},
+    )
+    yaml_body = exported.content
+
+    first = client.post(
+        f"{BASE}/rules/import",
+        params={"project_id": "copy"},
+        content=yaml_body,
+        headers={**_auth(), "Content-Type": "application/yaml"},
+    )
+    assert first.status_code == 200, first.text
+    assert (first.json()["imported"], first.json()["skipped"]) == (total, 0)
+    again = client.post(
+        f"{BASE}/rules/import",
+        params={"project_id": "copy"},
+        content=yaml_body,
+        headers={**_auth(), "Content-Type": "application/yaml"},
+    )
+    assert (again.json()["imported"], again.json()["skipped"]) == (0, total)
+    override = client.post(
+        f"{BASE}/rules/import",
+        params={"project_id": "copy", "conflict": "override"},
+        content=yaml_body,
+        headers={**_auth(), "Content-Type": "application/yaml"},
+    )
+    assert override.json()["replaced"] == total
+    copied = client.get(f"{BASE}/rules/copy", params={"limit": 1000}, headers=_auth()).json()
+    original = client.get(f"{BASE}/rules/demo", params={"limit": 1000}, headers=_auth()).json()
+    assert sorted(r["key"] for r in copied["rules"]) == sorted(r["key"] for r in original["rules"])
+
+    broken = client.post(
+        f"{BASE}/rules/import",
+        params={"project_id": "fresh"},
+        content=b'{"rules": [{"algorithm": "x"}]}',
+        headers={**_auth(), "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422
+    assert broken.json()["error"]["details"][0]["field"] == "rules[0]"
+    assert client.get(f"{BASE}/rules/fresh", headers=_auth()).json()["total"] == 0

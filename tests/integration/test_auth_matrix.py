@@ -48,6 +48,11 @@ ROUTES = {
         {"project_id": "m"},
     ),
     ("POST", P + "/export"): (Permission.EXPORT_DATA, P + "/export", {"project_id": "m"}),
+    ("POST", P + "/rules/import"): (
+        Permission.EXTRACT_RULES,
+        P + "/rules/import?project_id=m",
+        {"rules": []},
+    ),
     ("POST", P + "/apply"): (
         Permission.EXTRACT_RULES,
         P + "/apply",
@@ -115,7 +120,7 @@ def test_role_permissions(client, role, route):
 PROJECT_ROUTES = sorted(
     r
     for r, (_, path, body) in ROUTES.items()
-    if path.endswith(("/m", "/m/records")) or (body or {}).get("project_id") == "m"
+    if path.endswith(("/m", "/m/records", "project_id=m")) or (body or {}).get("project_id") == "m"
 )
 
 
@@ -129,4 +134,4 @@ def test_project_limited_token_cannot_reach_another_project(client, route):
 
 
 def test_project_routes_are_the_expected_ones():
-    assert len(PROJECT_ROUTES) == 9  # /apply names its target in target_project_id
+    assert len(PROJECT_ROUTES) == 10  # /apply names its target in target_project_id

@@ -17,7 +17,15 @@ from fastapi import FastAPI, Request, Response
 
 from bizlogic import __version__
 from bizlogic.api.errors import install_error_handlers
-from bizlogic.api.routes import analysis, apply, health, records, reports, results
+from bizlogic.api.routes import (
+    analysis,
+    apply,
+    health,
+    records,
+    reports,
+    results,
+    rules_import,
+)
 from bizlogic.api.secrets import jwt_secret
 from bizlogic.api.state import AppState
 from bizlogic.cache import MemoryCache
@@ -103,7 +111,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         return response
 
     app.add_middleware(HttpMetricsMiddleware, metrics=app_metrics)
-    routers = (health, records, analysis, results, reports, apply)
+    routers = (health, records, analysis, results, reports, apply, rules_import)
     for router in (module.router for module in routers):
         app.include_router(router)
     return app
