@@ -52,6 +52,22 @@ def _page(rows: list[Any], total: int, limit: int, offset: int, key: str) -> dic
     return {key: [row.as_dict() for row in rows], "total": total, "limit": limit, "offset": offset}
 
 
+async def _cached_page(
+    state: AppState,
+    project_id: str,
+    key: str,
+    lister: Callable[..., tuple[list[Any], int]],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """One cached, paged listing: ``lister(session, project_id, **params)`` on a miss."""
+
+    def read(session: Session) -> dict[str, Any]:
+        rows, total = lister(session, project_id, **params)
+        return _page(rows, total, params["limit"], params["offset"], key)
+
+    return await run_in_threadpool(_cached_read, state, project_id, key, params, read)
+
+
 @router.get("/rules/{project_id}")
 async def list_rules(
     project_id: str,
@@ -75,11 +91,7 @@ async def list_rules(
         "offset": offset,
     }
 
-    def read(session: Session) -> dict[str, Any]:
-        rows, total = rule_store.list_rules(session, project_id, **params)
-        return _page(rows, total, limit, offset, "rules")
-
-    return await run_in_threadpool(_cached_read, state, project_id, "rules", params, read)
+    return await _cached_page(state, project_id, "rules", rule_store.list_rules, params)
 
 
 @router.get("/patterns/{project_id}")
@@ -99,11 +111,7 @@ async def list_patterns(
         "offset": offset,
     }
 
-    def read(session: Session) -> dict[str, Any]:
-        rows, total = pattern_store.list_patterns(session, project_id, **params)
-        return _page(rows, total, limit, offset, "patterns")
-
-    return await run_in_threadpool(_cached_read, state, project_id, "patterns", params, read)
+    return await _cached_page(state, project_id, "patterns", pattern_store.list_patterns, params)
 
 
 @router.get("/insights/{project_id}")
@@ -123,11 +131,7 @@ async def list_insights(
         "offset": offset,
     }
 
-    def read(session: Session) -> dict[str, Any]:
-        rows, total = insight_store.list_insights(session, project_id, **params)
-        return _page(rows, total, limit, offset, "insights")
-
-    return await run_in_threadpool(_cached_read, state, project_id, "insights", params, read)
+    return await _cached_page(state, project_id, "insights", insight_store.list_insights, params)
 
 
 @router.get("/stats/{project_id}")
