@@ -138,6 +138,27 @@ def _delete_ids(session: Session, model: type[RuleRow] | type[InsightRow], ids: 
         )
 
 
+def _write_changes(
+    session: Session,
+    model: type[RuleRow] | type[InsightRow],
+    stored: dict[tuple[str, str], int],
+    seen: set[tuple[str, str]],
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+) -> tuple[int, int, int]:
+    """Delete stored rows the run no longer produced, then bulk update and insert.
+
+    Returns (inserted, updated, deleted).
+    """
+    stale = [row_id for identity, row_id in stored.items() if identity not in seen]
+    _delete_ids(session, model, stale)
+    if updates:
+        session.execute(update(model), updates)
+    if inserts:
+        session.execute(insert(model), inserts)
+    return len(inserts), len(updates), len(stale)
+
+
 def _replace_rules(
     session: Session,
     project_id: str,
@@ -172,14 +193,9 @@ def _replace_rules(
         else:
             values["id"] = rule_id
             updates.append(values)
-    stale = [rule_id for identity, rule_id in stored.items() if identity not in seen]
-    _delete_ids(session, RuleRow, stale)
-    if updates:
-        session.execute(update(RuleRow), updates)
-    if inserts:
-        session.execute(insert(RuleRow), inserts)
-    counts.rules_inserted, counts.rules_updated = len(inserts), len(updates)
-    counts.rules_deleted = len(stale)
+    counts.rules_inserted, counts.rules_updated, counts.rules_deleted = _write_changes(
+        session, RuleRow, stored, seen, inserts, updates
+    )
 
 
 def _replace_patterns(
@@ -259,14 +275,9 @@ def _replace_insights(
         else:
             values["id"] = insight_id
             updates.append(values)
-    stale = [insight_id for identity, insight_id in stored.items() if identity not in seen]
-    _delete_ids(session, InsightRow, stale)
-    if updates:
-        session.execute(update(InsightRow), updates)
-    if inserts:
-        session.execute(insert(InsightRow), inserts)
-    counts.insights_inserted, counts.insights_updated = len(inserts), len(updates)
-    counts.insights_deleted = len(stale)
+    counts.insights_inserted, counts.insights_updated, counts.insights_deleted = _write_changes(
+        session, InsightRow, stored, seen, inserts, updates
+    )
 
 
 def save_results(
