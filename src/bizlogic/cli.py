@@ -562,3 +562,8 @@ def db_current(url: UrlOption = None) -> None:
     except migrations.MigrationError as exc:
         raise _fail(str(exc)) from None
     typer.echo(revision or "")
+
+
+from bizlogic.rules_cli import rules_app  # noqa: E402  (registered after the core verbs)
+
+app.add_typer(rules_app, name="rules")

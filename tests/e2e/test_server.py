@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -103,6 +104,28 @@ def test_import_analyze_read_over_http(server):
         assert unauthorized.json()["error"]["code"] == "UNAUTHORIZED"
         metrics = httpx.get(f"{url}/metrics").text
         assert 'bl_analysis_requests_total{algorithm="user_behavior",project_id="shop"' in metrics
+        total = client.get(f"{BASE}/rules/shop").json()["total"]
+    # The rules verbs of the CLI, as a user runs them against this server.
+    exe = str(Path(sys.executable).with_name("bizlogic"))
+    env = {**os.environ, "BL_URL": url, "BL_TOKEN": auth["Authorization"].split()[1]}
+    listed = subprocess.run(
+        [exe, "rules", "list", "shop", "--json"], env=env, capture_output=True, check=True
+    )
+    assert json.loads(listed.stdout)["total"] == total
+    export = tmp_path / "shop-rules.yaml"
+    subprocess.run(
+        [exe, "rules", "export", "shop", "--format", "yaml", "--include", "rules", "-o", export],
+        env=env,
+        check=True,
+    )
+    imported = subprocess.run(
+        [exe, "rules", "import", export, "--project", "copy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.strip() == f"copy: {total} imported, 0 replaced, 0 skipped"
     secret = tmp_path / "data" / "jwt_secret"
     assert secret.stat().st_mode & 0o777 == 0o600
     log_text = (tmp_path / "server.log").read_text()
