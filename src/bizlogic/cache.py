@@ -49,7 +49,8 @@ class MemoryCache:
     def key(self, project_id: str, endpoint: str, params: dict[str, Any]) -> str:
         return f"bl:{project_id}:v{self.version(project_id)}:{endpoint}:{_digest(params)}"
 
-    def get(self, key: str) -> Any | None:
+    def get_raw(self, key: str) -> bytes | None:
+        """The stored JSON bytes: the API sends them as they are, without re-encoding."""
         with self._lock:
             raw = self._values.get(key)
             if raw is None:
@@ -58,12 +59,17 @@ class MemoryCache:
                 self.hits += 1
         if self._on_lookup is not None:
             self._on_lookup(raw is not None, key)
+        return raw
+
+    def get(self, key: str) -> Any | None:
+        raw = self.get_raw(key)
         return None if raw is None else orjson.loads(raw)
 
-    def set(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any) -> bytes:
         raw = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
         with self._lock:
             self._values[key] = raw
+        return raw
 
     def invalidate_project(self, project_id: str) -> int:
         """Bump the project's version; returns the new version."""
@@ -71,17 +77,6 @@ class MemoryCache:
             version = self._versions.get(project_id, 0) + 1
             self._versions[project_id] = version
             return version
-
-    def cached(
-        self, project_id: str, endpoint: str, params: dict[str, Any], compute: Callable[[], Any]
-    ) -> Any:
-        """The cached value for this read, computing and storing it on a miss."""
-        key = self.key(project_id, endpoint, params)
-        value = self.get(key)
-        if value is None:
-            value = compute()
-            self.set(key, value)
-        return value
 
     @property
     def hit_rate(self) -> float:

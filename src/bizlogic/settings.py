@@ -38,14 +38,28 @@ class Settings(BaseSettings):
     max_user_analyses: int = Field(default=2, ge=1)  # per-user cap → 429 RATE_LIMITED
     analysis_timeout_s: int = Field(default=1800, ge=1)
     metrics_max_projects: int = Field(default=50, ge=1)
-    collect_interval_s: int = Field(default=15, ge=1)
-    retention_days: int = Field(default=90, ge=1)
+    collect_interval_s: int = Field(default=30, ge=1)
+    retention_days: int = Field(default=30, ge=1)
     log_retention_days: int = Field(default=30, ge=1)
-    disk_alert_percent: int = Field(default=85, ge=1, le=100)
+    disk_alert_percent: int = Field(default=80, ge=1, le=100)
     alert_webhook_url: str | None = None
     service_units: str = "bizlogic-api.service,bizlogic-worker@1.service"
     webhook_token: SecretStr | None = None
     recovery_mode: Literal["dry-run", "act"] = "dry-run"
+
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "jwt_secret",
+        "log_file",
+        "alert_webhook_url",
+        "webhook_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`BL_LOG_FILE=` in an environment file means "none", not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,4 +1,13 @@
+import orjson
+
 from bizlogic.cache import MemoryCache
+
+
+def read_through(cache: MemoryCache, project: str, endpoint: str, params: dict, compute):
+    """What the API does: the cached value, computed and stored on a miss."""
+    key = cache.key(project, endpoint, params)
+    raw = cache.get_raw(key)
+    return orjson.loads(raw if raw is not None else cache.set(key, compute()))
 
 
 def test_hit_miss_and_values_round_trip_as_json():
@@ -10,8 +19,8 @@ def test_hit_miss_and_values_round_trip_as_json():
         calls.append(1)
         return {"rules": [{"id": 1, "confidence": 0.9}], "total": 1}
 
-    first = cache.cached("p1", "rules", {"limit": 10}, compute)
-    second = cache.cached("p1", "rules", {"limit": 10}, compute)
+    first = read_through(cache, "p1", "rules", {"limit": 10}, compute)
+    second = read_through(cache, "p1", "rules", {"limit": 10}, compute)
     assert first == second == {"rules": [{"id": 1, "confidence": 0.9}], "total": 1}
     assert len(calls) == 1
     assert (cache.hits, cache.misses, cache.hit_rate) == (1, 1, 0.5)
@@ -28,13 +37,13 @@ def test_keys_are_namespaced_and_parameter_order_does_not_matter():
 
 def test_invalidating_a_project_hides_all_its_reads_but_not_others():
     cache = MemoryCache()
-    cache.cached("p1", "rules", {}, lambda: 1)
-    cache.cached("p1", "patterns", {}, lambda: 2)
-    cache.cached("p2", "rules", {}, lambda: 3)
+    read_through(cache, "p1", "rules", {}, lambda: 1)
+    read_through(cache, "p1", "patterns", {}, lambda: 2)
+    read_through(cache, "p2", "rules", {}, lambda: 3)
     assert cache.invalidate_project("p1") == 1
-    assert cache.cached("p1", "rules", {}, lambda: 10) == 10
-    assert cache.cached("p1", "patterns", {}, lambda: 20) == 20
-    assert cache.cached("p2", "rules", {}, lambda: 30) == 3
+    assert read_through(cache, "p1", "rules", {}, lambda: 10) == 10
+    assert read_through(cache, "p1", "patterns", {}, lambda: 20) == 20
+    assert read_through(cache, "p2", "rules", {}, lambda: 30) == 3
 
 
 def test_entries_expire_after_ttl():
@@ -45,3 +54,10 @@ def test_entries_expire_after_ttl():
     assert cache.get(key) == 5
     clock[0] += 61
     assert cache.get(key) is None
+
+
+def test_raw_bytes_are_what_was_stored():
+    cache = MemoryCache()
+    key = cache.key("p", "rules", {})
+    stored = cache.set(key, {"b": 1, "a": [1.5, None]})
+    assert cache.get_raw(key) == stored == b'{"b":1,"a":[1.5,null]}'

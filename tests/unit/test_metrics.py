@@ -267,8 +267,10 @@ def test_cache_hit_rate_after_a_known_sequence() -> None:
 def test_cache_lookup_plugs_into_memory_cache() -> None:
     metrics = Metrics()
     cache = MemoryCache(on_lookup=metrics.cache_lookup)
+    key = cache.key("p1", "rules", {"limit": 10})
     for _ in range(4):
-        cache.cached("p1", "rules", {"limit": 10}, lambda: {"rules": []})
+        if cache.get_raw(key) is None:
+            cache.set(key, {"rules": []})
     assert value(metrics, "bl_cache_hit_rate") == 0.75
     assert value(metrics, "bl_cache_requests_total", result="miss") == 1.0
 

@@ -8,15 +8,14 @@ on the runner — or fails them once they have been interrupted too often.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from bizlogic import __version__
 from bizlogic.api.errors import install_error_handlers
+from bizlogic.api.request_id import RequestIdMiddleware
 from bizlogic.api.routes import (
     analysis,
     apply,
@@ -98,18 +97,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     )
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = rid
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-ID"] = rid
-        return response
-
+    app.add_middleware(RequestIdMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=app_metrics)
     routers = (health, records, analysis, results, reports, apply, rules_import)
     for router in (module.router for module in routers):

@@ -27,5 +27,7 @@ class AppState:
         return JobContext(self.db, self.metrics, self.cache)
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    # async on purpose: FastAPI runs a plain `def` dependency in the thread pool,
+    # a thread hop (and a GIL hand-over) on every request for a mere attribute read.
     return request.app.state.bl

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bizlogic.api.auth import Permission, Principal, require, require_project_access
+from bizlogic.api.cached import cached_json
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import ProjectIdField
@@ -214,10 +215,6 @@ async def visualize(
     if needed not in principal.permissions:
         raise ApiError(403, ErrorCode.FORBIDDEN, f"this view needs permission {needed.value}")
     params = body.model_dump(mode="json")
-    return await run_in_threadpool(
-        state.cache.cached,
-        body.project_id,
-        "visualization",
-        params,
-        lambda: _visualize(state, body),
+    return await cached_json(
+        state, body.project_id, "visualization", params, lambda: _visualize(state, body)
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from bizlogic.api.auth import (
     require_project,
     require_project_access,
 )
+from bizlogic.api.cached import cached_json
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import Limit, Offset, RowId
@@ -34,18 +35,12 @@ from bizlogic.telemetry.logging import log_user_action
 router = APIRouter(prefix="/api/business-logic", tags=["results"])
 
 
-def _cached_read(
-    state: AppState,
-    project_id: str,
-    endpoint: str,
-    params: dict[str, Any],
-    read: Callable[[Session], Any],
-) -> Any:
+def _from_db(state: AppState, read: Callable[[Session], Any]) -> Callable[[], Any]:
     def compute() -> Any:
         with state.db.scope() as session:
             return read(session)
 
-    return state.cache.cached(project_id, endpoint, params, compute)
+    return compute
 
 
 def _page(rows: list[Any], total: int, limit: int, offset: int, key: str) -> dict[str, Any]:
@@ -58,14 +53,14 @@ async def _cached_page(
     key: str,
     lister: Callable[..., tuple[list[Any], int]],
     params: dict[str, Any],
-) -> dict[str, Any]:
+) -> Response:
     """One cached, paged listing: ``lister(session, project_id, **params)`` on a miss."""
 
     def read(session: Session) -> dict[str, Any]:
         rows, total = lister(session, project_id, **params)
         return _page(rows, total, params["limit"], params["offset"], key)
 
-    return await run_in_threadpool(_cached_read, state, project_id, key, params, read)
+    return await cached_json(state, project_id, key, params, _from_db(state, read))
 
 
 @router.get("/rules/{project_id}")
@@ -141,8 +136,8 @@ async def stats(
     _: Annotated[Principal, Depends(require_project(Permission.VIEW_STATS))],
 ) -> dict[str, Any]:
     try:
-        return await run_in_threadpool(
-            _cached_read, state, project_id, "stats", {}, lambda s: project_stats(s, project_id)
+        return await cached_json(
+            state, project_id, "stats", {}, _from_db(state, lambda s: project_stats(s, project_id))
         )
     except NotFoundError:
         raise ApiError(404, ErrorCode.NOT_FOUND, f"project {project_id!r} not found") from None
