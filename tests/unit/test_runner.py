@@ -1,8 +1,16 @@
+import os
+import sys
 import threading
 
 import pytest
 
-from bizlogic.jobs.runner import CancelToken, InProcessRunner, JobCancelled
+from bizlogic.jobs.runner import (
+    GIL_SWITCH_INTERVAL_S,
+    JOB_THREAD_NICE,
+    CancelToken,
+    InProcessRunner,
+    JobCancelled,
+)
 
 
 def test_runs_jobs_with_bounded_concurrency():
@@ -74,3 +82,17 @@ def test_token():
     token.cancel()
     with pytest.raises(JobCancelled):
         token.check()
+
+
+def test_job_threads_run_below_the_event_loop_priority() -> None:
+    """Linux gives each thread its own nice value; the job threads raise theirs."""
+
+    def own_nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: list[int] = []
+    runner = InProcessRunner(lambda job_id, token: seen.append(own_nice()), max_workers=1)
+    runner.submit("j").result(timeout=10)
+    runner.shutdown()
+    assert seen == [min(own_nice() + JOB_THREAD_NICE, 19)]
+    assert sys.getswitchinterval() <= GIL_SWITCH_INTERVAL_S

@@ -3,10 +3,19 @@
 Mining is numpy/scipy work that releases the GIL in its heavy parts, and it
 runs in threads so the event loop never waits for it. Cancellation is
 cooperative: the job checks its token at every progress report.
+
+Jobs share the interpreter with the event loop, so two things keep requests
+quick while analyses run (measured by benchmarks/api.py, docs/performance.md):
+the job threads run at a lower OS priority (on Linux a thread has its own nice
+value), and the interpreter hands the GIL over every millisecond instead of
+every 5 ms, so a request waiting for it is not held up by a job's Python loop.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,13 +43,26 @@ class CancelToken:
 
 Execute = Callable[[str, CancelToken], None]
 
+JOB_THREAD_NICE = 10
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
+def _lower_priority() -> None:
+    """Runs in each job thread: an OS-level nudge that the event loop goes first."""
+    # Not Linux, or not permitted: jobs keep the normal priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_THREAD_NICE)
+
 
 class InProcessRunner:
     """Runs ``execute(job_id, token)`` on at most ``max_workers`` threads."""
 
     def __init__(self, execute: Execute, max_workers: int) -> None:
         self._execute = execute
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bl-job")
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="bl-job", initializer=_lower_priority
+        )
         self._tokens: dict[str, CancelToken] = {}
         self._lock = threading.Lock()
 

@@ -239,6 +239,12 @@ def upsert_records(
     return UpsertCounts(inserted, updated)
 
 
+def has_records(session: Session, project_id: str) -> bool:
+    """Cheaper than a count on a million-record project: stops at the first row."""
+    first = select(_TABLE.c.id).where(_TABLE.c.project_id == project_id).limit(1)
+    return session.scalar(first) is not None
+
+
 def count_records(session: Session, project_id: str) -> int:
     return int(session.scalar(select(func.count()).where(_TABLE.c.project_id == project_id)) or 0)
 

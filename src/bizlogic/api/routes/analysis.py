@@ -16,7 +16,7 @@ from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import ProjectIdField
 from bizlogic.jobs.execute import params_from_json
 from bizlogic.mining.registry import ALGORITHM_NAMES
-from bizlogic.store.annotations import count_records
+from bizlogic.store.annotations import has_records
 from bizlogic.store.errors import ConflictError, NotFoundError
 from bizlogic.store.jobs import cancel_job, count_active_jobs, create_job, get_job
 from bizlogic.telemetry.logging import log_user_action
@@ -73,7 +73,7 @@ def _accept(
     state: AppState, body: AnalyzeRequest, principal: Principal, parameters: dict[str, Any]
 ) -> str:
     with state.db.scope() as session:
-        if count_records(session, body.project_id) == 0:
+        if not has_records(session, body.project_id):
             raise ApiError(
                 422,
                 ErrorCode.INVALID_REQUEST,

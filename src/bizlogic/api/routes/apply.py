@@ -17,7 +17,7 @@ from bizlogic.mining.evaluate import RuleEvaluator
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg
 from bizlogic.mining.model import Rule
 from bizlogic.mining.rulebuild import build_rules
-from bizlogic.store.annotations import build_project_dataset, count_records
+from bizlogic.store.annotations import build_project_dataset, has_records
 from bizlogic.store.errors import NotFoundError
 from bizlogic.store.results import upsert_rule
 from bizlogic.store.rules import get_rule, record_rule_application
@@ -70,7 +70,7 @@ def _apply(state: AppState, body: ApplyRequest, principal: Principal) -> dict[st
             sources.append((row.id, Rule.from_dict(row.measures())))
         rules = [rule for _, rule in sources]
         if body.mode == "adapt":
-            if count_records(session, body.target_project_id) == 0:
+            if not has_records(session, body.target_project_id):
                 raise ApiError(
                     422,
                     ErrorCode.INVALID_REQUEST,
