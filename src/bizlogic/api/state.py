@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
@@ -21,6 +22,8 @@ class AppState:
     cache: MemoryCache
     metrics: Metrics
     runner: InProcessRunner
+    # The latest readiness checks and when they ran (health endpoints reuse them briefly).
+    last_checks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def jobs(self) -> JobContext:

@@ -17,7 +17,6 @@ from bizlogic.api.state import AppState, app_state
 router = APIRouter()
 DB_TIMEOUT_S = 2.0
 READY_CACHE_S = 2.0  # readiness is polled often; don't hit the database every time
-_last_check: dict[str, Any] = {"at": 0.0, "result": None}
 
 
 def _ping(state: AppState) -> None:
@@ -42,14 +41,15 @@ async def _database_check(state: AppState) -> dict[str, Any]:
 
 async def _checks(state: AppState) -> dict[str, Any]:
     now = time.monotonic()
-    if _last_check["result"] is not None and now - _last_check["at"] < READY_CACHE_S:
-        return _last_check["result"]
+    last = state.last_checks
+    if last.get("result") is not None and now - last["at"] < READY_CACHE_S:
+        return last["result"]
     result = {
         "database": await _database_check(state),
         "cache": {"status": "up", "backend": "memory", "hit_rate": state.cache.hit_rate},
         "queue": {"status": "up", "backend": "in-process", "pending": state.runner.pending},
     }
-    _last_check.update(at=now, result=result)
+    last.update(at=now, result=result)
     return result
 
 
