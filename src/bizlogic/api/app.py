@@ -27,7 +27,7 @@ from bizlogic.api.routes import (
 )
 from bizlogic.api.secrets import jwt_secret
 from bizlogic.api.state import AppState
-from bizlogic.cache import MemoryCache
+from bizlogic.cache import Cache, MemoryCache, RedisCache
 from bizlogic.jobs.execute import execute_job
 from bizlogic.jobs.runner import InProcessRunner
 from bizlogic.settings import Settings, get_settings
@@ -62,6 +62,13 @@ def recover_unfinished_jobs(state: AppState) -> list[str]:
     return resubmit
 
 
+def make_cache(settings: Settings, metrics: Metrics) -> Cache:
+    """Redis when configured (shared by every replica), else in-process."""
+    if settings.redis_url:
+        return RedisCache(settings.redis_url, on_lookup=metrics.cache_lookup)
+    return MemoryCache(on_lookup=metrics.cache_lookup)
+
+
 def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
     settings = settings or get_settings()
     app_metrics = metrics or Metrics(settings.metrics_max_projects)
@@ -72,7 +79,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         if settings.auto_migrate:
             migrations.upgrade(settings.effective_database_url)
         db = Database(settings.effective_database_url)
-        cache = MemoryCache(on_lookup=app_metrics.cache_lookup)
+        cache = make_cache(settings, app_metrics)
         holder: dict[str, AppState] = {}
         runner = InProcessRunner(
             lambda job_id, token: execute_job(holder["state"].jobs, job_id, token),
@@ -89,6 +96,8 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         finally:
             runner.shutdown(wait=True, cancel=False)
             db.dispose()
+            if isinstance(cache, RedisCache):
+                cache.close()
 
     app = FastAPI(
         title="bizlogic — SuperInsight business-logic service",

@@ -20,12 +20,18 @@ async def cached_json(
 ) -> Response:
     """The read's JSON bytes, straight from the cache.
 
-    A hit is answered on the event loop without decoding and re-encoding the
-    value (otherwise the bulk of a hit's cost); a miss runs ``compute`` in the
-    thread pool and stores its encoded result.
+    A hit is answered without decoding and re-encoding the value (otherwise
+    the bulk of a hit's cost) — on the event loop for the in-memory cache, in
+    the thread pool for Redis, whose calls may block. A miss runs ``compute``
+    in the thread pool and stores its encoded result.
     """
-    key = state.cache.key(project_id, endpoint, params)
-    raw = state.cache.get_raw(key)
+    cache = state.cache
+
+    def lookup() -> tuple[str | None, bytes | None]:
+        key = cache.key(project_id, endpoint, params)
+        return key, cache.get_raw(key)
+
+    key, raw = lookup() if cache.local else await run_in_threadpool(lookup)
     if raw is None:
         raw = await run_in_threadpool(lambda: state.cache.set(key, compute()))
     return Response(raw, media_type="application/json")

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
-from bizlogic.cache import MemoryCache
+from bizlogic.cache import Cache
 from bizlogic.jobs.execute import JobContext
 from bizlogic.jobs.runner import InProcessRunner
 from bizlogic.settings import Settings
@@ -19,7 +19,7 @@ from bizlogic.telemetry.metrics import Metrics
 class AppState:
     settings: Settings
     db: Database
-    cache: MemoryCache
+    cache: Cache
     metrics: Metrics
     runner: InProcessRunner
     # The latest readiness checks and when they ran (health endpoints reuse them briefly).

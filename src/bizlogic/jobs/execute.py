@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bizlogic.cache import MemoryCache
+from bizlogic.cache import Cache
 from bizlogic.jobs.runner import CancelToken, JobCancelled
 from bizlogic.mining.engine import run_analysis
 from bizlogic.mining.model import Filters, MiningParams
@@ -45,7 +45,7 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 class JobContext:
     db: Database
     metrics: Metrics
-    cache: MemoryCache
+    cache: Cache
 
 
 def params_from_json(data: dict[str, Any]) -> MiningParams:

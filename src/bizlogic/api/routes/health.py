@@ -46,7 +46,7 @@ async def _checks(state: AppState) -> dict[str, Any]:
         return last["result"]
     result = {
         "database": await _database_check(state),
-        "cache": {"status": "up", "backend": "memory", "hit_rate": state.cache.hit_rate},
+        "cache": await asyncio.to_thread(state.cache.status),
         "queue": {"status": "up", "backend": "in-process", "pending": state.runner.pending},
     }
     last.update(at=now, result=result)
@@ -62,7 +62,8 @@ async def livez() -> dict[str, str]:
 @router.get("/readyz", tags=["health"])
 async def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
     checks = await _checks(state)
-    ready = all(c["status"] == "up" for c in checks.values())
+    # A degraded cache or queue still serves reads: only "down" takes the replica out.
+    ready = all(c["status"] != "down" for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status_code=200 if ready else 503,
@@ -72,15 +73,16 @@ async def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse
 @router.get("/api/business-logic/health", tags=["health"])
 async def health(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
     checks = await _checks(state)
-    healthy = all(c["status"] == "up" for c in checks.values())
+    statuses = {c["status"] for c in checks.values()}
+    overall = "unhealthy" if "down" in statuses else "healthy" if statuses == {"up"} else "degraded"
     body = {
-        "status": "healthy" if healthy else "unhealthy",
+        "status": overall,
         "service": "business-logic",
         "timestamp": datetime.now(tz=UTC).isoformat().replace("+00:00", "Z"),
         "version": __version__,
         "checks": checks,
     }
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    return JSONResponse(body, status_code=503 if overall == "unhealthy" else 200)
 
 
 @router.get("/metrics", tags=["health"])
