@@ -14,7 +14,9 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,26 @@ def _unavailable(what: str, error: Exception) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message}; CI=true requires it")
     pytest.skip(message)
+
+
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[tuple[Any, str, str]]:
+    """(admin connection, name, SQLAlchemy URL) of a new database, dropped afterwards."""
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        _unavailable("PostgreSQL", exc)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+            yield admin, name, f"{base}/{name}"
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,8 @@ import orjson
 import redis
 from cachetools import TTLCache
 
+from bizlogic.settings import Settings
+
 logger = logging.getLogger(__name__)
 
 LookupHook = Callable[[bool, str], None]  # (hit, key)
@@ -275,3 +277,10 @@ class RedisCache:
 
     def close(self) -> None:
         self._redis.close()
+
+
+def make_cache(settings: Settings, on_lookup: LookupHook | None = None) -> Cache:
+    """Redis when configured (shared by every replica and worker), else in-process."""
+    if settings.redis_url:
+        return RedisCache(settings.redis_url, on_lookup=on_lookup)
+    return MemoryCache(on_lookup=on_lookup)

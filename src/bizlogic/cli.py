@@ -567,3 +567,8 @@ def db_current(url: UrlOption = None) -> None:
 from bizlogic.rules_cli import rules_app  # noqa: E402  (registered after the core verbs)
 
 app.add_typer(rules_app, name="rules")
+
+from bizlogic.jobs_cli import jobs_app, worker  # noqa: E402
+
+app.command("worker")(worker)
+app.add_typer(jobs_app, name="jobs")

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,7 +36,13 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=100, ge=1)
     max_concurrent_analyses: int = Field(default=2, ge=1)
     max_user_analyses: int = Field(default=2, ge=1)  # per-user cap → 429 RATE_LIMITED
-    analysis_timeout_s: int = Field(default=1800, ge=1)
+    analysis_timeout_s: float = Field(default=1800, gt=0)
+    # A running job's worker writes a heartbeat every job_heartbeat_s; one silent for
+    # job_stale_s is presumed dead and its job may be taken over by another worker.
+    job_heartbeat_s: float = Field(default=10, gt=0)
+    job_stale_s: float = Field(default=60, gt=0)
+    job_max_attempts: int = Field(default=3, ge=1)
+    reconcile_interval_s: float = Field(default=30, gt=0)  # Redis mode: DB vs broker check
     metrics_max_projects: int = Field(default=50, ge=1)
     collect_interval_s: int = Field(default=30, ge=1)
     retention_days: int = Field(default=30, ge=1)
@@ -60,6 +66,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         """`BL_LOG_FILE=` in an environment file means "none", not the current directory."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _heartbeat_fits(self) -> Settings:
+        if self.job_stale_s < 2 * self.job_heartbeat_s:
+            raise ValueError(
+                "job_stale_s: must be at least twice job_heartbeat_s, or a live worker's "
+                "job could be taken over"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,27 +11,14 @@ from fastapi.testclient import TestClient
 from bizlogic.api.app import create_app
 from bizlogic.settings import Settings
 from bizlogic.telemetry.metrics import Metrics
-from tests.conftest import PG_ADMIN_URL, _unavailable
+from tests.conftest import fresh_pg_database
 
 
 @pytest.fixture
 def own_database() -> Iterator[tuple[object, str, str]]:
     """A database of this test's own, since the test locks everyone out of it."""
-    import psycopg
-
-    name = f"bl_ready_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        _unavailable("PostgreSQL", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-            yield admin, name, f"{base}/{name}"
-        finally:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_pg_database("bl_ready") as database:
+        yield database
 
 
 def _poll(client: TestClient, status: int, timeout_s: float = 20.0):

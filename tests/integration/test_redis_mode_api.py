@@ -48,7 +48,7 @@ def test_reads_are_cached_in_redis_and_survive_an_outage(redis_server, tmp_path)
         second = client.get(f"{BASE}/stats/p", headers=AUTH)
         assert first.status_code == second.status_code == 200
         assert first.content == second.content
-        keys = {k.decode() for k in redis_server.client().keys("*")}
+        keys = {k.decode() for k in redis_server.client().keys("bl:*")}
         [value_key] = keys - {"bl:p:version"}
         assert "bl:p:version" in keys and value_key.startswith("bl:p:v1:stats:")
         assert client.app.state.bl.cache.hits == 1

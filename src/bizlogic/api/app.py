@@ -1,12 +1,15 @@
 """The FastAPI application factory: wiring only, behaviour lives in the routes.
 
-Start-up migrates the database (unless ``BL_AUTO_MIGRATE=false``), loads or
-creates the JWT secret and puts jobs that a crash left queued or running back
-on the runner — or fails them once they have been interrupted too often.
+Start-up migrates the database (unless ``BL_AUTO_MIGRATE=false``) and loads or
+creates the JWT secret. In embedded mode it puts jobs that a crash left queued
+or running back on the in-process runner — or fails them once they have been
+interrupted too often; in Redis mode jobs go to Dramatiq workers and a
+periodic reconciler does that job across all replicas.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,9 +29,11 @@ from bizlogic.api.routes import (
     rules_import,
 )
 from bizlogic.api.secrets import jwt_secret
-from bizlogic.api.state import AppState
-from bizlogic.cache import Cache, MemoryCache, RedisCache
+from bizlogic.api.state import AppState, JobQueue
+from bizlogic.cache import RedisCache, make_cache
 from bizlogic.jobs.execute import execute_job
+from bizlogic.jobs.queue import BrokerQueue
+from bizlogic.jobs.reconcile import reconcile
 from bizlogic.jobs.runner import InProcessRunner
 from bizlogic.settings import Settings, get_settings
 from bizlogic.store import migrations
@@ -38,7 +43,6 @@ from bizlogic.telemetry.http import HttpMetricsMiddleware
 from bizlogic.telemetry.metrics import Metrics
 
 logger = logging.getLogger("bizlogic.api")
-MAX_ATTEMPTS = 3  # a job interrupted this many times is failed, not re-run forever
 
 
 def recover_unfinished_jobs(state: AppState) -> list[str]:
@@ -46,7 +50,7 @@ def recover_unfinished_jobs(state: AppState) -> list[str]:
     resubmit: list[str] = []
     with state.db.scope() as session:
         for job in jobs_left_unfinished(session):
-            if job.attempts >= MAX_ATTEMPTS:
+            if job.attempts >= state.settings.job_max_attempts:
                 fail_job(
                     session,
                     job.job_id,
@@ -62,11 +66,17 @@ def recover_unfinished_jobs(state: AppState) -> list[str]:
     return resubmit
 
 
-def make_cache(settings: Settings, metrics: Metrics) -> Cache:
-    """Redis when configured (shared by every replica), else in-process."""
-    if settings.redis_url:
-        return RedisCache(settings.redis_url, on_lookup=metrics.cache_lookup)
-    return MemoryCache(on_lookup=metrics.cache_lookup)
+async def _reconcile_forever(state: AppState, queue: BrokerQueue) -> None:
+    """Reconcile at start-up, then every reconcile interval; a failed pass is retried."""
+    interval = state.settings.reconcile_interval_s
+    while True:
+        try:
+            await asyncio.to_thread(
+                reconcile, state.db, queue.broker, state.settings, lock_s=interval * 0.9
+            )
+        except Exception as exc:  # Redis or the database away: the next pass tries again
+            logger.warning("reconciler pass failed: %s", exc.__class__.__name__)
+        await asyncio.sleep(interval)
 
 
 def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
@@ -79,21 +89,32 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         if settings.auto_migrate:
             migrations.upgrade(settings.effective_database_url)
         db = Database(settings.effective_database_url)
-        cache = make_cache(settings, app_metrics)
+        cache = make_cache(settings, app_metrics.cache_lookup)
         holder: dict[str, AppState] = {}
-        runner = InProcessRunner(
-            lambda job_id, token: execute_job(holder["state"].jobs, job_id, token),
-            max_workers=settings.max_concurrent_analyses,
-        )
+        runner: JobQueue
+        if settings.redis_url:
+            runner = BrokerQueue(settings)
+        else:
+            runner = InProcessRunner(
+                lambda job_id, token: execute_job(holder["state"].jobs, job_id, token),
+                max_workers=settings.max_concurrent_analyses,
+                timeout_s=settings.analysis_timeout_s,
+            )
         state = AppState(settings, db, cache, app_metrics, runner)
         holder["state"] = state
         app.state.bl = state
         app.state.jwt_secret = jwt_secret(settings)
-        for job_id in recover_unfinished_jobs(state):
-            runner.submit(job_id)
+        background: asyncio.Task[None] | None = None
+        if isinstance(runner, BrokerQueue):
+            background = asyncio.create_task(_reconcile_forever(state, runner))
+        else:
+            for job_id in recover_unfinished_jobs(state):
+                runner.submit(job_id)
         try:
             yield
         finally:
+            if background is not None:
+                background.cancel()
             runner.shutdown(wait=True, cancel=False)
             db.dispose()
             if isinstance(cache, RedisCache):

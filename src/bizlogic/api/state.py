@@ -9,10 +9,13 @@ from fastapi import Request
 
 from bizlogic.cache import Cache
 from bizlogic.jobs.execute import JobContext
+from bizlogic.jobs.queue import BrokerQueue
 from bizlogic.jobs.runner import InProcessRunner
 from bizlogic.settings import Settings
 from bizlogic.store.db import Database
 from bizlogic.telemetry.metrics import Metrics
+
+JobQueue = InProcessRunner | BrokerQueue
 
 
 @dataclass
@@ -21,13 +24,13 @@ class AppState:
     db: Database
     cache: Cache
     metrics: Metrics
-    runner: InProcessRunner
+    runner: JobQueue
     # The latest readiness checks and when they ran (health endpoints reuse them briefly).
     last_checks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def jobs(self) -> JobContext:
-        return JobContext(self.db, self.metrics, self.cache)
+        return JobContext.from_settings(self.settings, self.db, self.metrics, self.cache)
 
 
 async def app_state(request: Request) -> AppState:

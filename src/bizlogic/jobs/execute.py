@@ -10,23 +10,34 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+
+import redis
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bizlogic.cache import Cache
 from bizlogic.jobs.runner import CancelToken, JobCancelled
-from bizlogic.mining.engine import run_analysis
+from bizlogic.mining.engine import AnalysisResult, run_analysis
 from bizlogic.mining.model import Filters, MiningParams
 from bizlogic.records.schema import parse_timestamp
+from bizlogic.settings import Settings
+from bizlogic.store import clock
 from bizlogic.store.annotations import build_project_dataset
 from bizlogic.store.db import Database
+from bizlogic.store.errors import ConflictError
 from bizlogic.store.jobs import (
     cancel_job,
+    claim_job,
     fail_job,
     finish_job,
     get_job,
-    mark_running,
+    heartbeat,
+    requeue_job,
     update_progress,
 )
 from bizlogic.store.results import results_summary, save_results
@@ -46,6 +57,24 @@ class JobContext:
     db: Database
     metrics: Metrics
     cache: Cache
+    timeout_s: float = 1800.0
+    heartbeat_s: float = 10.0
+    stale_s: float = 60.0  # a running job whose heartbeat is older belongs to a dead worker
+    max_attempts: int = 3
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, db: Database, metrics: Metrics, cache: Cache
+    ) -> JobContext:
+        return cls(
+            db,
+            metrics,
+            cache,
+            timeout_s=settings.analysis_timeout_s,
+            heartbeat_s=settings.job_heartbeat_s,
+            stale_s=settings.job_stale_s,
+            max_attempts=settings.job_max_attempts,
+        )
 
 
 def params_from_json(data: dict[str, Any]) -> MiningParams:
@@ -65,12 +94,82 @@ def params_from_json(data: dict[str, Any]) -> MiningParams:
     )
 
 
-def execute_job(ctx: JobContext, job_id: str, token: CancelToken) -> None:
+class TransientJobError(Exception):
+    """An attempt failed for a reason that may pass (database or Redis unreachable)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Connection-level trouble is retried; anything about the data or the code is not."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+
+
+class Heartbeat:
+    """Tells the database every few seconds that this worker still runs the job.
+
+    If the record stops being ours (cancelled through the API, failed by the
+    reconciler, taken over after we were presumed dead), the job's token is
+    cancelled so the analysis stops at its next check.
+    """
+
+    def __init__(self, ctx: JobContext, job_id: str, token: CancelToken) -> None:
+        self._ctx, self._job_id, self._token = ctx, job_id, token
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"bl-heartbeat-{job_id[:8]}")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._ctx.heartbeat_s):
+            try:
+                with self._ctx.db.scope() as session:
+                    ours = heartbeat(session, self._job_id, WORKER_ID)
+            except Exception as exc:  # the next beat tries again; staleness decides
+                logger.warning("heartbeat of job %s failed: %s", self._job_id, exc)
+                continue
+            if not ours:
+                status = "cancelled" if self._job_status() == "cancelled" else "lost"
+                self._token.cancel(status)
+                return
+
+    def _job_status(self) -> str | None:
+        with self._ctx.db.scope() as session:
+            job = get_job(session, self._job_id)
+            return None if job is None else job.status
+
+
+def execute_job(
+    ctx: JobContext, job_id: str, token: CancelToken, *, retry_transient: bool = False
+) -> str | None:
+    """Run one job to a final state; returns it, or None when the job was not ours to run.
+
+    With ``retry_transient`` (Dramatiq workers) a connection failure puts the
+    job back in the queue and raises TransientJobError so that the broker
+    retries it with backoff; otherwise every failure ends the job as failed.
+    """
+    stale_before = clock.utcnow() - timedelta(seconds=ctx.stale_s)
     with ctx.db.scope() as session:
-        job = get_job(session, job_id)
-        if job is None or job.status != "queued":
-            return  # cancelled before it started, or already handled elsewhere
-        job = mark_running(session, job_id, WORKER_ID)
+        job = claim_job(
+            session, job_id, WORKER_ID, stale_before=stale_before, reclaim_own=retry_transient
+        )
+        if job is None:
+            return None  # finished, cancelled, or alive in another worker
+        if job.attempts > ctx.max_attempts:
+            previous = job.attempts - 1
+            fail_job(session, job_id, f"attempts exhausted: interrupted {previous} times")
+            logger.warning("job %s failed: attempts exhausted (%s)", job_id, previous)
+            ctx.metrics.job_status("failed")
+            return "failed"
+        attempt = job.attempts
         project_id, algorithms = job.project_id, list(job.algorithms)
         parameters, user = dict(job.parameters), job.requested_by or "unknown"
     role = str(parameters.get("_role", "unknown"))
@@ -79,38 +178,101 @@ def execute_job(ctx: JobContext, job_id: str, token: CancelToken) -> None:
         ctx.metrics.analysis_started()
     status, result = "failed", None
     try:
-        params = params_from_json(parameters)
-        with ctx.db.scope() as session:
-            data = build_project_dataset(session, project_id)
-        for name in algorithms:
-            log_analysis_start(name, project_id, user, len(data))
-
-        def progress(stage: str, done: int, total: int) -> None:
-            token.check()
-            with ctx.db.scope() as session:
-                update_progress(session, job_id, done / total if total else 1.0, stage)
-
-        result = run_analysis(data, algorithms, params, progress=progress)
-        token.check()
-        with ctx.db.scope() as session:
-            save_results(session, project_id, job_id, result)
-            finish_job(session, job_id, results_summary(result))
-        ctx.cache.invalidate_project(project_id)
+        with Heartbeat(ctx, job_id, token):
+            result = _analyse(ctx, job_id, token, project_id, algorithms, parameters, user)
         status = "completed"
-    except JobCancelled:
-        status = "cancelled"
-        with ctx.db.scope() as session:
-            cancel_job(session, job_id)
-    except Exception as exc:  # any failure must end in a failed job, with the reason
+    except JobCancelled as stop:
+        status = _stopped(ctx, job_id, stop.reason)
+    except Exception as exc:
+        reason = f"{exc.__class__.__name__}: {exc}"[:2000]
+        if retry_transient and is_transient(exc) and attempt < ctx.max_attempts:
+            status = "retrying"
+            _give_back(ctx, job_id)
+            raise TransientJobError(reason) from exc
         logger.exception("analysis job %s failed", job_id)
-        reason = f"{exc.__class__.__name__}: {exc}"
-        with ctx.db.scope() as session:
-            fail_job(session, job_id, reason[:2000])
+        if is_transient(exc) and retry_transient:
+            reason = f"attempts exhausted ({attempt}); last error: {reason}"[:2000]
+        _end(ctx, job_id, fail_job, reason)
         for name in algorithms:
             log_analysis_error(name, project_id, exc, time.perf_counter() - started)
     finally:
-        _record_metrics(ctx, algorithms, project_id, role, status, result, started)
-        ctx.metrics.job_status(status)
+        # An attempt that will be retried failed; one that lost its job was cut short.
+        attempt = {"retrying": "failed", "lost": "cancelled"}.get(status, status)
+        _record_metrics(ctx, algorithms, project_id, role, attempt, result, started)
+        if status not in ("retrying", "lost"):  # the job itself has not ended
+            ctx.metrics.job_status(status)
+    return status
+
+
+def _analyse(
+    ctx: JobContext,
+    job_id: str,
+    token: CancelToken,
+    project_id: str,
+    algorithms: list[str],
+    parameters: dict[str, Any],
+    user: str,
+) -> AnalysisResult:
+    params = params_from_json(parameters)
+    with ctx.db.scope() as session:
+        data = build_project_dataset(session, project_id)
+    for name in algorithms:
+        log_analysis_start(name, project_id, user, len(data))
+
+    def progress(stage: str, done: int, total: int) -> None:
+        token.check()
+        with ctx.db.scope() as session:
+            fraction = done / total if total else 1.0
+            if not update_progress(session, job_id, fraction, stage, worker_id=WORKER_ID):
+                token.cancel("lost")
+        token.check()
+
+    result = run_analysis(data, algorithms, params, progress=progress)
+    token.check()
+    # Results and the completed status in one transaction, only while the job is still
+    # ours: a worker that was presumed dead and taken over writes nothing.
+    try:
+        with ctx.db.scope() as session:
+            save_results(session, project_id, job_id, result)
+            finish_job(session, job_id, results_summary(result), worker_id=WORKER_ID)
+    except ConflictError:
+        raise JobCancelled("lost") from None
+    ctx.cache.invalidate_project(project_id)
+    return result
+
+
+def _stopped(ctx: JobContext, job_id: str, reason: str) -> str:
+    if reason == "timeout":
+        _end(ctx, job_id, fail_job, f"timeout: the analysis ran past {ctx.timeout_s:g} s")
+        return "failed"
+    if reason == "cancelled":
+        _end(ctx, job_id, cancel_job)
+        return "cancelled"
+    logger.warning("job %s is no longer held by %s; its attempt stops", job_id, WORKER_ID)
+    return "lost"
+
+
+def _end(ctx: JobContext, job_id: str, transition: Callable[..., Any], *args: Any) -> None:
+    """Apply a final transition if the job is still ours (a user may have ended it first)."""
+    try:
+        with ctx.db.scope() as session:
+            transition(session, job_id, *args, worker_id=WORKER_ID)
+    except ConflictError:
+        pass
+
+
+def fail_unless_finished(ctx: JobContext, job_id: str, reason: str) -> None:
+    """Fail the job with ``reason`` if this worker still holds it."""
+    _end(ctx, job_id, fail_job, reason)
+
+
+def _give_back(ctx: JobContext, job_id: str) -> None:
+    """Requeue after a transient failure; if even that fails, the retry reclaims it."""
+    try:
+        with ctx.db.scope() as session:
+            requeue_job(session, job_id, worker_id=WORKER_ID)
+    except Exception as exc:
+        logger.warning("could not requeue job %s (%s); the retry will reclaim it", job_id, exc)
 
 
 def _record_metrics(

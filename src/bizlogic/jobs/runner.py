@@ -17,19 +17,43 @@ import contextlib
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class JobCancelled(Exception):
-    """Raised inside a job when its cancellation was requested."""
+    """Raised inside a job that must stop; ``reason`` says why.
+
+    ``cancelled`` (a user asked), ``timeout`` (past BL_ANALYSIS_TIMEOUT_S) or
+    ``lost`` (the job record is no longer this worker's: taken over or ended).
+    """
+
+    def __init__(self, reason: str = "cancelled") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class CancelToken:
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    """Checked by a job at every progress report: cancellation and the time limit."""
 
-    def cancel(self) -> None:
+    def __init__(
+        self, timeout_s: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._event = threading.Event()
+        self._reason = "cancelled"
+        self._clock = clock
+        self._deadline: float | None = None
+        if timeout_s is not None:
+            self.start_clock(timeout_s)
+
+    def start_clock(self, timeout_s: float) -> None:
+        """The time limit counts from when the job starts running, not from when it queued."""
+        self._deadline = self._clock() + timeout_s
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self._reason = reason
         self._event.set()
 
     @property
@@ -37,8 +61,10 @@ class CancelToken:
         return self._event.is_set()
 
     def check(self) -> None:
+        if self._deadline is not None and self._clock() > self._deadline:
+            self.cancel("timeout")
         if self._event.is_set():
-            raise JobCancelled()
+            raise JobCancelled(self._reason)
 
 
 Execute = Callable[[str, CancelToken], None]
@@ -57,8 +83,11 @@ def _lower_priority() -> None:
 class InProcessRunner:
     """Runs ``execute(job_id, token)`` on at most ``max_workers`` threads."""
 
-    def __init__(self, execute: Execute, max_workers: int) -> None:
+    def __init__(
+        self, execute: Execute, max_workers: int, timeout_s: float | None = None
+    ) -> None:
         self._execute = execute
+        self._timeout_s = timeout_s
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         self._pool = ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="bl-job", initializer=_lower_priority
@@ -76,6 +105,8 @@ class InProcessRunner:
     def _run(self, job_id: str, token: CancelToken) -> None:
         try:
             if not token.cancelled:
+                if self._timeout_s is not None:
+                    token.start_clock(self._timeout_s)
                 self._execute(job_id, token)
         finally:
             with self._lock:
@@ -94,6 +125,9 @@ class InProcessRunner:
     def pending(self) -> int:
         with self._lock:
             return len(self._tokens)
+
+    def status(self) -> dict[str, object]:
+        return {"status": "up", "backend": "in-process", "pending": self.pending}
 
     def shutdown(self, wait: bool = True, cancel: bool = True) -> None:
         """Stop taking jobs; with ``cancel`` also stop the running ones at their next check.

@@ -5,10 +5,15 @@ when two processes race (a worker finishing while a user cancels, two workers
 claiming the same job) exactly one wins and the other gets a ConflictError —
 no read-modify-write window, on SQLite or PostgreSQL.
 
-    queued ──mark_running──▶ running ──finish_job──▶ completed
-      │  ▲                     │  │
-      │  └────requeue_job──────┘  └──fail_job / cancel_job──▶ failed / cancelled
+    queued ──claim_job──▶ running ──finish_job──▶ completed
+      │  ▲                   │  │
+      │  └───requeue_job─────┘  └──fail_job / cancel_job──▶ failed / cancelled
       └──fail_job / cancel_job──▶ failed / cancelled
+
+A running job belongs to the worker named in ``worker_id`` while its heartbeat
+is fresh. When the heartbeat goes stale (the worker died), ``claim_job`` lets
+another worker take it over; the old worker's writes, guarded by
+``worker_id``, then no longer match — so results are written once.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bizlogic.store import clock
@@ -58,6 +63,14 @@ def create_job(
     session.add(job)
     session.flush()
     return job
+
+
+def discard_job(session: Session, job_id: str) -> bool:
+    """Delete a job that was never handed to a worker (its queue refused it)."""
+    result = session.execute(
+        delete(AnalysisJob).where(AnalysisJob.job_id == job_id, AnalysisJob.status == "queued")
+    )
+    return result.rowcount == 1
 
 
 def get_job(session: Session, job_id: str) -> AnalysisJob | None:
@@ -102,11 +115,22 @@ def count_active_jobs(
 
 
 def _transition(
-    session: Session, job_id: str, allowed: tuple[str, ...], verb: str, values: dict[str, Any]
+    session: Session,
+    job_id: str,
+    allowed: tuple[str, ...],
+    verb: str,
+    values: dict[str, Any],
+    worker_id: str | None = None,
 ) -> AnalysisJob:
+    where: list[ColumnElement[bool]] = [
+        AnalysisJob.job_id == job_id,
+        AnalysisJob.status.in_(allowed),
+    ]
+    if worker_id is not None:  # only the worker that holds the job may end it
+        where.append(AnalysisJob.worker_id == worker_id)
     result = session.execute(
         update(AnalysisJob)
-        .where(AnalysisJob.job_id == job_id, AnalysisJob.status.in_(allowed))
+        .where(*where)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -114,35 +138,93 @@ def _transition(
     if job is None:
         raise NotFoundError("job", job_id)
     if result.rowcount != 1:
+        holder = f" held by {job.worker_id}" if worker_id is not None else ""
         raise ConflictError(
-            f"job {job_id} is {job.status}; only {' or '.join(allowed)} jobs can be {verb}"
+            f"job {job_id} is {job.status}{holder}; only {' or '.join(allowed)} jobs "
+            f"can be {verb}"
         )
     return job
 
 
+def claim_job(
+    session: Session,
+    job_id: str,
+    worker_id: str,
+    *,
+    stale_before: datetime | None = None,
+    reclaim_own: bool = False,
+) -> AnalysisJob | None:
+    """Start a queued job for ``worker_id``, counting the attempt; None if not ours to run.
+
+    A running job is taken over when its heartbeat is older than
+    ``stale_before`` (its worker died), or with ``reclaim_own`` when it is
+    recorded under ``worker_id`` itself but no longer runs there (a retry
+    after a failed attempt that could not reach the database to say so).
+    """
+    taken_over: list[ColumnElement[bool]] = []
+    if stale_before is not None:
+        taken_over.append(
+            func.coalesce(AnalysisJob.heartbeat_at, AnalysisJob.started_at) < stale_before
+        )
+    if reclaim_own:
+        taken_over.append(AnalysisJob.worker_id == worker_id)
+    claimable = AnalysisJob.status == "queued"
+    if taken_over:
+        claimable = or_(claimable, and_(AnalysisJob.status == "running", or_(*taken_over)))
+    now = clock.utcnow()
+    result = session.execute(
+        update(AnalysisJob)
+        .where(AnalysisJob.job_id == job_id, claimable)
+        .values(
+            status="running",
+            started_at=now,
+            heartbeat_at=now,
+            worker_id=worker_id,
+            attempts=AnalysisJob.attempts + 1,
+            progress=0.0,
+            stage=None,
+            error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return session.get(AnalysisJob, job_id, populate_existing=True)
+
+
+def heartbeat(session: Session, job_id: str, worker_id: str) -> bool:
+    """Refresh a running job's heartbeat; False when it is no longer ours (cancelled,
+    failed by the reconciler, or taken over): the worker must stop."""
+    result = session.execute(
+        update(AnalysisJob)
+        .where(
+            AnalysisJob.job_id == job_id,
+            AnalysisJob.status == "running",
+            AnalysisJob.worker_id == worker_id,
+        )
+        .values(heartbeat_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def mark_running(session: Session, job_id: str, worker_id: str) -> AnalysisJob:
     """Claim a queued job for ``worker_id``; counts the attempt. ConflictError if not queued."""
-    now = clock.utcnow()
-    return _transition(
-        session,
-        job_id,
-        ("queued",),
-        "started",
-        {
-            "status": "running",
-            "started_at": now,
-            "heartbeat_at": now,
-            "worker_id": worker_id,
-            "attempts": AnalysisJob.attempts + 1,
-            "progress": 0.0,
-            "stage": None,
-            "error": None,
-        },
-    )
+    job = claim_job(session, job_id, worker_id)
+    if job is None:
+        current = session.get(AnalysisJob, job_id, populate_existing=True)
+        if current is None:
+            raise NotFoundError("job", job_id)
+        raise ConflictError(f"job {job_id} is {current.status}; only queued jobs can be started")
+    return job
 
 
 def update_progress(
-    session: Session, job_id: str, progress: float, stage: str | None = None
+    session: Session,
+    job_id: str,
+    progress: float,
+    stage: str | None = None,
+    worker_id: str | None = None,
 ) -> bool:
     """Record progress (0..1) and a heartbeat; False when the job is no longer running.
 
@@ -150,16 +232,21 @@ def update_progress(
     """
     if not (isinstance(progress, int | float) and math.isfinite(progress) and 0 <= progress <= 1):
         raise ValueError(f"progress: must be between 0 and 1, got {progress!r}")
+    where = [AnalysisJob.job_id == job_id, AnalysisJob.status == "running"]
+    if worker_id is not None:
+        where.append(AnalysisJob.worker_id == worker_id)
     result = session.execute(
         update(AnalysisJob)
-        .where(AnalysisJob.job_id == job_id, AnalysisJob.status == "running")
+        .where(*where)
         .values(progress=float(progress), stage=stage, heartbeat_at=clock.utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
-def finish_job(session: Session, job_id: str, results: dict[str, Any]) -> AnalysisJob:
+def finish_job(
+    session: Session, job_id: str, results: dict[str, Any], worker_id: str | None = None
+) -> AnalysisJob:
     """Mark a running job completed with its results summary.
 
     Call it in the same unit of work as ``save_results``: if the job was
@@ -178,10 +265,13 @@ def finish_job(session: Session, job_id: str, results: dict[str, Any]) -> Analys
             "progress": 1.0,
             "results": results,
         },
+        worker_id,
     )
 
 
-def fail_job(session: Session, job_id: str, error: str) -> AnalysisJob:
+def fail_job(
+    session: Session, job_id: str, error: str, worker_id: str | None = None
+) -> AnalysisJob:
     """Mark a queued or running job failed, keeping the reason for the user."""
     if not error:
         raise ValueError("error: a failed job needs a reason")
@@ -191,10 +281,11 @@ def fail_job(session: Session, job_id: str, error: str) -> AnalysisJob:
         UNFINISHED_STATUSES,
         "failed",
         {"status": "failed", "finished_at": clock.utcnow(), "error": error},
+        worker_id,
     )
 
 
-def cancel_job(session: Session, job_id: str) -> AnalysisJob:
+def cancel_job(session: Session, job_id: str, worker_id: str | None = None) -> AnalysisJob:
     """Cancel a queued or running job; a running worker notices at its next progress update."""
     return _transition(
         session,
@@ -202,10 +293,11 @@ def cancel_job(session: Session, job_id: str) -> AnalysisJob:
         UNFINISHED_STATUSES,
         "cancelled",
         {"status": "cancelled", "finished_at": clock.utcnow()},
+        worker_id,
     )
 
 
-def requeue_job(session: Session, job_id: str) -> AnalysisJob:
+def requeue_job(session: Session, job_id: str, worker_id: str | None = None) -> AnalysisJob:
     """Put a running job whose worker died back in the queue (its attempt stays counted)."""
     return _transition(
         session,
@@ -220,6 +312,7 @@ def requeue_job(session: Session, job_id: str) -> AnalysisJob:
             "progress": 0.0,
             "stage": None,
         },
+        worker_id,
     )
 
 

@@ -15,14 +15,16 @@ from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import ProjectIdField
 from bizlogic.jobs.execute import params_from_json
+from bizlogic.jobs.queue import QueueUnavailable
 from bizlogic.mining.registry import ALGORITHM_NAMES
 from bizlogic.store.annotations import has_records
 from bizlogic.store.errors import ConflictError, NotFoundError
-from bizlogic.store.jobs import cancel_job, count_active_jobs, create_job, get_job
+from bizlogic.store.jobs import cancel_job, count_active_jobs, create_job, discard_job, get_job
 from bizlogic.telemetry.logging import log_user_action
 
 router = APIRouter(prefix="/api/business-logic", tags=["analysis"])
 RETRY_AFTER_S = "30"
+QUEUE_RETRY_AFTER_S = "10"
 
 
 class TimeRange(BaseModel):
@@ -96,8 +98,23 @@ def _accept(
             requested_by=principal.user_id,
         )
         job_id = job.job_id
-    state.metrics.job_status("queued")
+    _submit(state, job_id)
     return job_id
+
+
+def _submit(state: AppState, job_id: str) -> None:
+    """Hand the job to the runner; if the queue is unreachable, the job never existed."""
+    try:
+        state.runner.submit(job_id)
+    except QueueUnavailable as exc:
+        with state.db.scope() as session:
+            discard_job(session, job_id)
+        raise ApiError(
+            503,
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"the job queue is unreachable ({exc}); nothing was queued, try again later",
+            headers={"Retry-After": QUEUE_RETRY_AFTER_S},
+        ) from None
 
 
 @router.post("/analyze", status_code=202)
@@ -110,7 +127,7 @@ async def analyze(
     require_project_access(principal, body.project_id)
     parameters = _parameters(body, principal)
     job_id = await run_in_threadpool(_accept, state, body, principal, parameters)
-    state.runner.submit(job_id)
+    state.metrics.job_status("queued")
     log_user_action(
         principal.user_id,
         "analyze",

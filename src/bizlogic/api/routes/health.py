@@ -47,7 +47,7 @@ async def _checks(state: AppState) -> dict[str, Any]:
     result = {
         "database": await _database_check(state),
         "cache": await asyncio.to_thread(state.cache.status),
-        "queue": {"status": "up", "backend": "in-process", "pending": state.runner.pending},
+        "queue": await asyncio.to_thread(state.runner.status),
     }
     last.update(at=now, result=result)
     return result

@@ -1,0 +1,91 @@
+"""`bizlogic worker` and `bizlogic jobs …`: the Dramatiq side of Redis mode."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+jobs_app = typer.Typer(
+    help="Analysis jobs in Redis mode (Dramatiq on BL_REDIS_URL).", no_args_is_help=True
+)
+
+
+def _redis_settings():
+    from pydantic import ValidationError
+
+    from bizlogic.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err.print(f"[bold red]error:[/] {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        raise typer.Exit(1) from None
+    if not settings.redis_url:
+        err.print(
+            "[bold red]error:[/] BL_REDIS_URL is not set: workers take jobs from Redis "
+            "(without it the API runs analyses in-process and needs no worker)"
+        )
+        raise typer.Exit(1)
+    return settings
+
+
+def worker(
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    threads: Annotated[int, typer.Option(min=1, help="Analyses at once per process.")] = 1,
+) -> None:
+    """Run analysis workers: Dramatiq processes taking jobs from Redis.
+
+    Any number of workers on any number of hosts may share one PostgreSQL and
+    one Redis. A worker killed mid-analysis loses nothing: after BL_JOB_STALE_S
+    its job is delivered again to a surviving worker.
+
+    Examples:
+
+      BL_REDIS_URL=redis://127.0.0.1:6379/0 BL_DATABASE_URL=postgresql://… bizlogic worker
+
+      bizlogic worker --processes 2 --threads 1
+    """
+    _redis_settings()
+    from bizlogic.jobs.broker import QUEUE
+
+    argv = [
+        sys.executable, "-m", "dramatiq", "bizlogic.jobs.worker",
+        "--processes", str(processes), "--threads", str(threads), "--queues", QUEUE,
+    ]  # fmt: skip
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # Dramatiq's supervisor takes over this process
+
+
+@jobs_app.command("reconcile")
+def reconcile_once() -> None:
+    """Compare the database with the broker once: resend lost jobs, fail exhausted ones.
+
+    The API does this every BL_RECONCILE_INTERVAL_S; run it by hand after
+    restoring Redis, for instance.
+    """
+    settings = _redis_settings()
+    from bizlogic.jobs.broker import make_broker
+    from bizlogic.jobs.reconcile import reconcile
+    from bizlogic.store.db import Database
+
+    db = Database(settings.effective_database_url)
+    broker = make_broker(settings)
+    try:
+        report = reconcile(db, broker, settings)
+    finally:
+        broker.close()
+        db.dispose()
+    typer.echo(
+        f"examined {report.examined} stale job(s): {report.held_by_broker} still held by "
+        f"the broker, {len(report.requeued)} sent again, {len(report.failed)} failed "
+        "(attempts exhausted)"
+    )
+    for job_id in report.requeued:
+        typer.echo(f"  sent again  {job_id}")
+    for job_id in report.failed:
+        typer.echo(f"  failed      {job_id}")

@@ -1,0 +1,249 @@
+"""Redis mode end to end: the API queues, `bizlogic worker` processes run the analyses.
+
+Real PostgreSQL (a database per test), a test-owned redis-server and worker
+processes started with the CLI. Timings are shortened through the settings
+(heartbeat 0.5 s, a worker silent for 3 s is presumed dead).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from bizlogic.api.app import create_app
+from bizlogic.api.auth import create_token
+from bizlogic.jobs.broker import make_broker
+from bizlogic.jobs.reconcile import reconcile
+from bizlogic.records.synthetic import generate
+from bizlogic.settings import Settings
+from bizlogic.store import migrations
+from bizlogic.store.db import Database
+from bizlogic.store.tables import InsightRow, PatternRow, RuleRow
+from bizlogic.telemetry.metrics import Metrics
+from tests.conftest import fresh_pg_database
+
+SECRET = "workers-" + "w" * 40
+BASE = "/api/business-logic"
+AUTH = {"Authorization": f"Bearer {create_token(SECRET, 'ops', 'system_admin')}"}
+FAST = {"BL_JOB_STALE_S": "3", "BL_JOB_HEARTBEAT_S": "0.5", "BL_RECONCILE_INTERVAL_S": "3600"}
+
+
+def poll(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.02)
+
+
+class Stack:
+    """PostgreSQL + Redis + the settings every process of the test shares."""
+
+    def __init__(self, database_url: str, redis_server, tmp_path: Path) -> None:
+        self.redis = redis_server
+        self.tmp_path = tmp_path
+        self.env = {
+            **os.environ,
+            "BL_DATABASE_URL": database_url,
+            "BL_REDIS_URL": redis_server.url,
+            "BL_JWT_SECRET": SECRET,
+            "BL_DATA_DIR": str(tmp_path / "data"),
+            "BL_LOG_FILE": "",
+            **FAST,
+        }
+        self.settings = Settings(
+            data_dir=tmp_path / "data",
+            database_url=database_url,
+            redis_url=redis_server.url,
+            jwt_secret=SECRET,
+            job_stale_s=3,
+            job_heartbeat_s=0.5,
+            reconcile_interval_s=3600,
+        )
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(self, **extra_env: str) -> subprocess.Popen[bytes]:
+        log = (self.tmp_path / f"worker-{len(self.workers)}.log").open("wb")
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "bizlogic"), "worker", "--processes", "1"],
+            env={**self.env, **extra_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers.append(process)
+        return process
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+    def client(self) -> TestClient:
+        return TestClient(create_app(self.settings, metrics=Metrics(50)))
+
+    def db(self) -> Database:
+        return Database(self.settings.effective_database_url)
+
+
+@pytest.fixture
+def stack(redis_server, tmp_path) -> Iterator[Stack]:
+    with fresh_pg_database("bl_workers") as (_, _, url):
+        migrations.upgrade(url)
+        stack = Stack(url, redis_server, tmp_path)
+        try:
+            yield stack
+        finally:
+            stack.stop_workers()
+
+
+def import_demo(client: TestClient, tmp_path: Path, project: str, records: int) -> None:
+    path = tmp_path / f"{project}.jsonl"
+    generate(path, records, seed=11)
+    response = client.post(
+        f"{BASE}/projects/{project}/records",
+        content=path.read_bytes(),
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def job_state(client: TestClient, job_id: str) -> dict[str, Any]:
+    return client.get(f"{BASE}/jobs/{job_id}", headers=AUTH).json()
+
+
+def finished(client: TestClient, job_id: str) -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        state = job_state(client, job_id)
+        return state if state["status"] in ("completed", "failed", "cancelled") else None
+
+    return check
+
+
+def stored_results(stack: Stack, project: str) -> tuple[int, int, int]:
+    """(rules, patterns, insights) stored for the project, to compare with a job's summary."""
+    db = stack.db()
+    try:
+        with db.scope() as session:
+            return tuple(  # type: ignore[return-value]
+                int(session.scalar(
+                    select(func.count()).select_from(table).where(table.project_id == project)
+                ) or 0)
+                for table in (RuleRow, PatternRow, InsightRow)
+            )  # fmt: skip
+    finally:
+        db.dispose()
+
+
+def summary(job: dict[str, Any]) -> tuple[int, int, int]:
+    return job["results"]["rules"], job["results"]["patterns"], job["results"]["insights"]
+
+
+def test_a_worker_runs_the_queued_analysis(stack) -> None:
+    stack.start_worker()
+    with stack.client() as client:
+        import_demo(client, stack.tmp_path, "p", 3000)
+        accepted = client.post(f"{BASE}/analyze", json={"project_id": "p"}, headers=AUTH)
+        assert accepted.status_code == 202
+        job = poll(finished(client, accepted.json()["job_id"]), 60, "the analysis")
+        assert job["status"] == "completed" and job["attempts"] == 1
+        host_pid = job["worker_id"].rsplit(":", 1)
+        assert int(host_pid[1]) != os.getpid()  # run by the worker, not by the API
+        assert stored_results(stack, "p") == summary(job)
+        ready = client.get("/readyz").json()["checks"]
+        assert ready["queue"] == {"status": "up", "backend": "dramatiq", "pending": 0}
+
+
+def test_a_worker_killed_mid_analysis_loses_nothing(stack) -> None:
+    first = stack.start_worker()
+    with stack.client() as client:
+        import_demo(client, stack.tmp_path, "big", 60_000)
+        job_id = client.post(f"{BASE}/analyze", json={"project_id": "big"}, headers=AUTH).json()[
+            "job_id"
+        ]
+        running = poll(
+            lambda: (s := job_state(client, job_id))["status"] == "running" and s, 60, "a start"
+        )
+        victim = int(running["worker_id"].rsplit(":", 1)[1])
+        second = stack.start_worker()  # the survivor, started once the first holds the job
+        os.kill(victim, signal.SIGKILL)
+        job = poll(finished(client, job_id), 120, "the redelivered analysis")
+        assert job["status"] == "completed", job
+        assert job["attempts"] == 2
+        assert int(job["worker_id"].rsplit(":", 1)[1]) != victim
+        assert stored_results(stack, "big") == summary(job)  # written once
+        assert first.wait(30) != 0  # the killed worker's supervisor gave up
+        assert second.poll() is None
+
+
+def test_the_time_limit_fails_the_job_with_the_reason(stack) -> None:
+    stack.start_worker(BL_ANALYSIS_TIMEOUT_S="0.2")
+    with stack.client() as client:
+        import_demo(client, stack.tmp_path, "slow", 20_000)
+        job_id = client.post(f"{BASE}/analyze", json={"project_id": "slow"}, headers=AUTH).json()[
+            "job_id"
+        ]
+        job = poll(finished(client, job_id), 60, "the time limit")
+        assert job["status"] == "failed"
+        assert job["error"] == "timeout: the analysis ran past 0.2 s"
+        assert stored_results(stack, "slow") == (0, 0, 0)
+
+
+def test_no_analysis_is_accepted_while_redis_is_down(stack) -> None:
+    with stack.client() as client:
+        import_demo(client, stack.tmp_path, "p", 500)
+        stack.redis.stop()
+        refused = client.post(f"{BASE}/analyze", json={"project_id": "p"}, headers=AUTH)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "10"
+        assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert client.get(f"{BASE}/rules/p", headers=AUTH).status_code == 200  # reads go on
+        queue = client.get("/readyz").json()["checks"]["queue"]
+        assert queue["status"] == "degraded"
+        db = stack.db()
+        with db.scope() as session:
+            from bizlogic.store.jobs import count_active_jobs
+
+            assert count_active_jobs(session, project_id="p") == 0  # nothing half-accepted
+        db.dispose()
+        stack.redis.start()
+        accepted = client.post(f"{BASE}/analyze", json={"project_id": "p"}, headers=AUTH)
+        assert accepted.status_code == 202
+
+
+def test_the_reconciler_resends_jobs_redis_lost(stack) -> None:
+    with stack.client() as client:
+        import_demo(client, stack.tmp_path, "p", 2000)
+        job_id = client.post(f"{BASE}/analyze", json={"project_id": "p"}, headers=AUTH).json()[
+            "job_id"
+        ]
+        stack.redis.client().flushdb()  # Redis lost everything, the database still says queued
+        broker = make_broker(stack.settings)
+        db = stack.db()
+        try:
+            early = reconcile(db, broker, stack.settings)
+            assert early.examined == 0  # not stale yet: its worker may just be slow
+            time.sleep(stack.settings.job_stale_s)  # the staleness window itself is the subject
+            report = reconcile(db, broker, stack.settings)
+            assert report.requeued == [job_id] and report.failed == []
+            assert reconcile(db, broker, stack.settings).requeued == []  # held now: not twice
+        finally:
+            broker.close()
+            db.dispose()
+        stack.start_worker()
+        job = poll(finished(client, job_id), 60, "the resent analysis")
+        assert job["status"] == "completed" and job["attempts"] == 1
