@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bizlogic.api.errors import ApiError, ErrorCode, error_body, install_error_handlers
 
@@ -54,6 +55,14 @@ def _app() -> FastAPI:
     @app.get("/too-big")
     def too_big() -> None:
         raise HTTPException(413)
+
+    @app.get("/integrity")
+    def integrity() -> None:  # a database error that is a bug, not an outage
+        raise IntegrityError("INSERT …", {"secret": "hunter2"}, Exception("duplicate key"))
+
+    @app.get("/db-gone")
+    def db_gone() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     @app.get("/teapot")
     def teapot() -> None:
@@ -249,3 +258,20 @@ def test_error_body_shape() -> None:
         "INTERNAL_ERROR",
         "SERVICE_UNAVAILABLE",
     ]
+
+
+def test_a_lost_database_is_503_with_retry_after(client: TestClient) -> None:
+    response = client.get("/db-gone")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    error = response.json()["error"]
+    assert error["code"] == "SERVICE_UNAVAILABLE"
+    assert error["message"] == "the database is unavailable; try again shortly"
+    assert "connection refused" not in response.text
+
+
+def test_a_database_error_that_is_a_bug_is_a_plain_500(client: TestClient) -> None:
+    response = client.get("/integrity")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "INTERNAL_ERROR"
+    assert "hunter2" not in response.text and "duplicate" not in response.text

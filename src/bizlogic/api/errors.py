@@ -18,11 +18,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bizlogic.store.db import is_connection_error
 
 logger = logging.getLogger("bizlogic.api")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+DATABASE_RETRY_AFTER_S = "5"
 
 
 class ErrorCode(StrEnum):
@@ -177,6 +181,30 @@ def request_id(request: Request) -> str:
     return generated
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A lost or refused database connection is an outage, not a bug: 503, retry soon.
+
+    The pool pre-pings, so once the database is back the next request reconnects.
+    """
+    if not is_connection_error(exc):
+        raise exc  # a bug, not an outage: the 500 handler (outermost) logs and answers
+    rid = request_id(request)
+    logger.warning(
+        "database unavailable in %s %s: %s",
+        request.method,
+        request.url.path,
+        exc.__class__.__name__,
+        extra={"event": "database_unavailable", "request_id": rid},
+    )
+    return error_response(
+        503,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "the database is unavailable; try again shortly",
+        {"request_id": rid},
+        headers={"Retry-After": DATABASE_RETRY_AFTER_S},  # the middleware adds the id
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     rid = request_id(request)
     logger.error(
@@ -200,6 +228,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(DBAPIError, _database_error)
     # Exception goes to Starlette's outermost ServerErrorMiddleware: it sends this response
     # and then re-raises so the server can log too (TestClient: raise_server_exceptions=False).
     app.add_exception_handler(Exception, _unexpected)

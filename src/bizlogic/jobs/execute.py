@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bizlogic.cache import Cache
 from bizlogic.jobs.runner import CancelToken, JobCancelled
@@ -28,7 +27,7 @@ from bizlogic.records.schema import parse_timestamp
 from bizlogic.settings import Settings
 from bizlogic.store import clock
 from bizlogic.store.annotations import build_project_dataset
-from bizlogic.store.db import Database
+from bizlogic.store.db import Database, is_connection_error
 from bizlogic.store.errors import ConflictError
 from bizlogic.store.jobs import (
     cancel_job,
@@ -100,11 +99,7 @@ class TransientJobError(Exception):
 
 def is_transient(exc: BaseException) -> bool:
     """Connection-level trouble is retried; anything about the data or the code is not."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+    return is_connection_error(exc) or isinstance(exc, redis.ConnectionError | redis.TimeoutError)
 
 
 class Heartbeat:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -30,6 +31,13 @@ def _json_dumps(value: Any) -> str:
     # orjson: several times faster than json for the token lists of big imports, and
     # mining results may carry numpy scalars.
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The database was unreachable or dropped the connection: worth a retry, not a bug."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def is_sqlite(url: str | URL) -> bool:
