@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -268,7 +269,9 @@ def detect_changes(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes (embedded mode: 1).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Server processes; more than 1 needs Redis mode.")
+    ] = 1,
 ) -> None:
     """Run the HTTP API (FastAPI on Uvicorn) with the configured backends.
 
@@ -289,12 +292,36 @@ def serve(
 
     if not 1 <= port <= 65535:
         raise _fail("--port: must be between 1 and 65535")
-    if workers != 1:
-        raise _fail("--workers: only 1 in this version (multi-process serving needs Redis mode)")
     settings = get_settings()
     configure_logging(settings)
+    if workers < 1:
+        raise _fail("--workers: must be at least 1")
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_config=None,
+            proxy_headers=True,
+            access_log=True,
+        )
+        return
+    if not settings.redis_url:
+        raise _fail(
+            "--workers: more than 1 needs Redis mode (BL_REDIS_URL): with the embedded "
+            "defaults each process would keep its own cache and run its own analyses"
+        )
+    from bizlogic.store import migrations
+    from bizlogic.telemetry.multiprocess import prepare_dir
+
+    if settings.auto_migrate:  # once here, not concurrently in every process
+        migrations.upgrade(settings.effective_database_url)
+    os.environ["BL_AUTO_MIGRATE"] = "false"
+    prepare_dir(settings.data_dir / "metrics" / f"api-{port}")
     uvicorn.run(
-        create_app(settings),
+        "bizlogic.api.app:app_from_env",
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         log_config=None,

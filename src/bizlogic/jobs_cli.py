@@ -37,6 +37,15 @@ def _redis_settings():
 def worker(
     processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     threads: Annotated[int, typer.Option(min=1, help="Analyses at once per process.")] = 1,
+    metrics_host: Annotated[
+        str, typer.Option(help="Interface of the /metrics endpoint (0.0.0.0: all).")
+    ] = "127.0.0.1",
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0, max=65535, help="Port of the /metrics endpoint of this worker; 0: none."
+        ),
+    ] = 9191,
 ) -> None:
     """Run analysis workers: Dramatiq processes taking jobs from Redis.
 
@@ -48,15 +57,27 @@ def worker(
 
       BL_REDIS_URL=redis://127.0.0.1:6379/0 BL_DATABASE_URL=postgresql://… bizlogic worker
 
-      bizlogic worker --processes 2 --threads 1
+      bizlogic worker --processes 2 --threads 1 --metrics-port 9192
+
+    Metrics of all the processes of one worker are summed on
+    http://METRICS_HOST:METRICS_PORT/metrics (a second worker on the same host
+    needs another port). They are kept in BL_DATA_DIR/metrics/worker-PORT,
+    emptied at every start.
     """
-    _redis_settings()
+    settings = _redis_settings()
     from bizlogic.jobs.broker import QUEUE
 
     argv = [
         sys.executable, "-m", "dramatiq", "bizlogic.jobs.worker",
         "--processes", str(processes), "--threads", str(threads), "--queues", QUEUE,
     ]  # fmt: skip
+    if metrics_port:
+        from bizlogic.jobs.worker_metrics import ADDR_ENV
+        from bizlogic.telemetry.multiprocess import prepare_dir
+
+        prepare_dir(settings.data_dir / "metrics" / f"worker-{metrics_port}")
+        os.environ[ADDR_ENV] = f"{metrics_host}:{metrics_port}"
+        argv += ["--fork-function", "bizlogic.jobs.worker_metrics:serve_metrics"]
     sys.stdout.flush()
     os.execv(sys.executable, argv)  # Dramatiq's supervisor takes over this process
 

@@ -133,3 +133,12 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     for router in (module.router for module in routers):
         app.include_router(router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory each process of `bizlogic serve --workers N` calls (settings from BL_*)."""
+    from bizlogic.telemetry.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)

@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 from dramatiq.middleware import Retries, TimeLimit
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from bizlogic.settings import Settings
 
@@ -95,3 +97,18 @@ def queue_depth(broker: RedisBroker) -> int:
         pipe.llen(f"{NAMESPACE}:{dq_name(QUEUE)}")
         ready, delayed = pipe.execute()
     return int(ready) + int(delayed)
+
+
+def queue_depth_family(broker: RedisBroker) -> list[Metric]:
+    """``bl_queue_depth`` read at scrape time; absent (not 0) when Redis does not answer."""
+    try:
+        depth = queue_depth(broker)
+    except redis.RedisError:
+        return []
+    return [
+        GaugeMetricFamily(
+            "bl_queue_depth",
+            "Analysis jobs waiting in the broker (ready now or delayed for a retry).",
+            value=depth,
+        )
+    ]

@@ -60,6 +60,7 @@ class JobContext:
     heartbeat_s: float = 10.0
     stale_s: float = 60.0  # a running job whose heartbeat is older belongs to a dead worker
     max_attempts: int = 3
+    count_deliveries: bool = False  # Dramatiq workers: bl_worker_jobs_total by outcome
 
     @classmethod
     def from_settings(
@@ -91,6 +92,15 @@ def params_from_json(data: dict[str, Any]) -> MiningParams:
         holdout_fraction=float(data.get("holdout_fraction", 0.2)),
         lang=str(data.get("lang", "en")),
     )
+
+
+_OUTCOMES = {
+    "completed": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "retrying": "retried",
+    "lost": "skipped",
+}
 
 
 class TransientJobError(Exception):
@@ -157,12 +167,18 @@ def execute_job(
             session, job_id, WORKER_ID, stale_before=stale_before, reclaim_own=retry_transient
         )
         if job is None:
+            if ctx.count_deliveries:
+                ctx.metrics.worker_job("skipped")
             return None  # finished, cancelled, or alive in another worker
+        if ctx.count_deliveries:
+            ctx.metrics.worker_job("started")
         if job.attempts > ctx.max_attempts:
             previous = job.attempts - 1
             fail_job(session, job_id, f"attempts exhausted: interrupted {previous} times")
             logger.warning("job %s failed: attempts exhausted (%s)", job_id, previous)
             ctx.metrics.job_status("failed")
+            if ctx.count_deliveries:
+                ctx.metrics.worker_job("failed")
             return "failed"
         attempt = job.attempts
         project_id, algorithms = job.project_id, list(job.algorithms)
@@ -196,6 +212,8 @@ def execute_job(
         _record_metrics(ctx, algorithms, project_id, role, attempt, result, started)
         if status not in ("retrying", "lost"):  # the job itself has not ended
             ctx.metrics.job_status(status)
+        if ctx.count_deliveries:
+            ctx.metrics.worker_job(_OUTCOMES[status])
     return status
 
 

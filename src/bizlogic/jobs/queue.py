@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from prometheus_client.metrics_core import Metric
 
-from bizlogic.jobs.broker import enqueue_job, make_broker, queue_depth
+from bizlogic.jobs.broker import enqueue_job, make_broker, queue_depth, queue_depth_family
 from bizlogic.settings import Settings
 
 
@@ -39,6 +40,9 @@ class BrokerQueue:
         except redis.RedisError as exc:
             return {"status": "degraded", "backend": "dramatiq", "error": exc.__class__.__name__}
         return {"status": "up", "backend": "dramatiq", "pending": pending}
+
+    def metric_families(self) -> list[Metric]:
+        return queue_depth_family(self.broker)
 
     def shutdown(self, wait: bool = True, cancel: bool = False) -> None:
         self.broker.close()

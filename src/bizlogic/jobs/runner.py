@@ -126,6 +126,9 @@ class InProcessRunner:
         with self._lock:
             return len(self._tokens)
 
+    def metric_families(self) -> list[object]:
+        return []  # in-process jobs have no broker queue
+
     def status(self) -> dict[str, object]:
         return {"status": "up", "backend": "in-process", "pending": self.pending}
 

@@ -46,6 +46,7 @@ def job_context() -> JobContext:
                 metrics,
                 make_cache(settings, metrics.cache_lookup),
             )
+            _context.count_deliveries = True
         return _context
 
 

@@ -4,16 +4,17 @@ All metrics live in a ``CollectorRegistry`` owned by one ``Metrics`` instance,
 never in prometheus_client's global registry: tests build isolated instances,
 and the app uses the lazily created default from ``get_metrics()``.
 
-Multiprocess mode (a later issue) needs two changes only: the process sets
-``PROMETHEUS_MULTIPROC_DIR`` before this module creates metrics, and
-``Metrics._exposition_registry`` returns a fresh registry with a
-``MultiProcessCollector``. Gauges already declare how processes combine.
+In multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set by the CLI before
+this module is imported, see ``telemetry/multiprocess.py``) the values live in
+shared files and ``render`` sums every process; gauges declare how processes
+combine.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,10 +25,13 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from bizlogic import __version__
 from bizlogic.settings import get_settings
 from bizlogic.telemetry.labels import ProjectLabeler, data_size_range
+from bizlogic.telemetry.multiprocess import AllProcesses, active_dir
 
 # ``*_created`` series double the series count, carry wall-clock values that make scrapes
 # non-reproducible, and do not exist in multiprocess mode; no dashboard uses them.
@@ -40,6 +44,8 @@ HTTP_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 # Closed sets keep label cardinality fixed; a typo fails loudly instead of adding a series.
 ANALYSIS_STATUSES = frozenset({"completed", "failed", "cancelled"})
 JOB_STATUSES = frozenset({"queued", "completed", "failed", "cancelled"})
+# What a worker process did with a delivered job (a job may be delivered more than once).
+WORKER_OUTCOMES = frozenset({"started", "succeeded", "failed", "cancelled", "retried", "skipped"})
 
 
 class Metrics:
@@ -124,6 +130,13 @@ class Metrics:
             multiprocess_mode="max",
         )
         self.build_info.labels(version=version).set(1)
+        self.worker_jobs = Counter(
+            "bl_worker_jobs_total",
+            "Job deliveries handled by worker processes, by outcome "
+            "(started|succeeded|failed|cancelled|retried|skipped: held elsewhere or ended).",
+            ("outcome",),
+            registry=r,
+        )
         self.http_requests = Counter(
             "bl_http_requests_total",
             "HTTP requests by route template and response status.",
@@ -202,13 +215,44 @@ class Metrics:
         self.http_requests.labels(method, route, str(status)).inc()
         self.http_duration.labels(method, route).observe(duration_s)
 
-    def render(self) -> tuple[bytes, str]:
-        """The scrape body in the Prometheus text format and its content type."""
-        return generate_latest(self._exposition_registry()), CONTENT_TYPE_LATEST
+    def worker_job(self, outcome: str) -> None:
+        if outcome not in WORKER_OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(WORKER_OUTCOMES)}, got {outcome!r}")
+        self.worker_jobs.labels(outcome).inc()
 
-    def _exposition_registry(self) -> CollectorRegistry:
-        """What ``render`` scrapes: the one place multiprocess mode will replace."""
-        return self.registry
+    def render(self, extra: Callable[[], Iterable[Metric]] | None = None) -> tuple[bytes, str]:
+        """The scrape body in the Prometheus text format and its content type.
+
+        ``extra`` yields families computed at scrape time (the queue depth).
+        """
+        return exposition(self.registry, extra), CONTENT_TYPE_LATEST
+
+
+def exposition(
+    own: CollectorRegistry | None, extra: Callable[[], Iterable[Metric]] | None = None
+) -> bytes:
+    """Every process's metrics in multiprocess mode, else those of ``own``; plus ``extra``."""
+    path = active_dir()
+    registry = CollectorRegistry()
+    if path is not None:
+        registry.register(AllProcesses(path, extra))
+    elif own is not None:
+        registry.register(_Both(own, extra))
+    return generate_latest(registry)
+
+
+class _Both(Collector):
+    """This process's registry plus the scrape-time families."""
+
+    def __init__(
+        self, registry: CollectorRegistry, extra: Callable[[], Iterable[Metric]] | None
+    ) -> None:
+        self.registry, self.extra = registry, extra
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
+        if self.extra is not None:
+            yield from self.extra()
 
 
 _default: Metrics | None = None

@@ -87,5 +87,7 @@ async def health(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse
 
 @router.get("/metrics", tags=["health"])
 async def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
-    payload, content_type = state.metrics.render()
+    payload, content_type = await asyncio.to_thread(
+        state.metrics.render, state.runner.metric_families
+    )
     return Response(payload, media_type=content_type)
