@@ -69,7 +69,9 @@ def wait_for(check, timeout_s: float, what: str):
 class Server:
     """``bizlogic serve`` in a subprocess, with its own data directory and secret."""
 
-    def __init__(self, workdir: Path, database_url: str | None) -> None:
+    def __init__(
+        self, workdir: Path, database_url: str | None, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.secret = secrets.token_urlsafe(48)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -82,6 +84,8 @@ class Server:
         }
         if database_url:
             env["BL_DATABASE_URL"] = database_url
+        env.update(extra_env or {})
+        self.env = env
         bin_dir = Path(sys.executable).parent
         self.process = subprocess.Popen(
             [str(bin_dir / "bizlogic"), "serve", "--port", str(self.port)],
