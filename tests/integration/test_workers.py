@@ -247,3 +247,55 @@ def test_the_reconciler_resends_jobs_redis_lost(stack) -> None:
         stack.start_worker()
         job = poll(finished(client, job_id), 60, "the resent analysis")
         assert job["status"] == "completed" and job["attempts"] == 1
+
+
+def _database_outage_during_the_analysis(stack, admin, name, worker_log: Path, project: str):
+    """Refuse connections once the job runs, until the worker reports a retry; then allow."""
+    with stack.client() as client:
+        import_demo(client, stack.tmp_path, project, 60_000)
+        job_id = client.post(f"{BASE}/analyze", json={"project_id": project}, headers=AUTH).json()[
+            "job_id"
+        ]
+        poll(lambda: job_state(client, job_id)["status"] == "running", 60, "the start")
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        try:
+            poll(lambda: "Retrying message" in worker_log.read_text(), 60, "a retry")
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        return poll(finished(client, job_id), 120, "the retried analysis")
+
+
+@pytest.fixture
+def stack_with_admin(redis_server, tmp_path) -> Iterator[tuple[Stack, Any, str]]:
+    with fresh_pg_database("bl_retry") as (admin, name, url):
+        migrations.upgrade(url)
+        stack = Stack(url, redis_server, tmp_path)
+        try:
+            yield stack, admin, name
+        finally:
+            stack.stop_workers()
+
+
+def test_a_database_outage_mid_analysis_is_retried_and_completes(stack_with_admin) -> None:
+    stack, admin, name = stack_with_admin
+    stack.start_worker()
+    job = _database_outage_during_the_analysis(
+        stack, admin, name, stack.tmp_path / "worker-0.log", "retry"
+    )
+    assert job["status"] == "completed", job
+    assert job["attempts"] == 2
+    assert stored_results(stack, "retry") == summary(job)
+
+
+def test_retries_end_when_the_attempts_are_used_up(stack_with_admin) -> None:
+    stack, admin, name = stack_with_admin
+    stack.start_worker(BL_JOB_MAX_ATTEMPTS="1")
+    job = _database_outage_during_the_analysis(
+        stack, admin, name, stack.tmp_path / "worker-0.log", "exhausted"
+    )
+    assert job["status"] == "failed"
+    assert job["error"] == "attempts exhausted: interrupted 1 times"
+    assert stored_results(stack, "exhausted") == (0, 0, 0)

@@ -208,8 +208,8 @@ def execute_job(
             log_analysis_error(name, project_id, exc, time.perf_counter() - started)
     finally:
         # An attempt that will be retried failed; one that lost its job was cut short.
-        attempt = {"retrying": "failed", "lost": "cancelled"}.get(status, status)
-        _record_metrics(ctx, algorithms, project_id, role, attempt, result, started)
+        attempt_status = {"retrying": "failed", "lost": "cancelled"}.get(status, status)
+        _record_metrics(ctx, algorithms, project_id, role, attempt_status, result, started)
         if status not in ("retrying", "lost"):  # the job itself has not ended
             ctx.metrics.job_status(status)
         if ctx.count_deliveries:

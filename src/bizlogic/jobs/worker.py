@@ -16,7 +16,14 @@ from dramatiq.middleware import TimeLimitExceeded
 
 from bizlogic.cache import make_cache
 from bizlogic.jobs.broker import ACTOR, QUEUE, make_broker
-from bizlogic.jobs.execute import WORKER_ID, JobContext, execute_job, fail_unless_finished
+from bizlogic.jobs.execute import (
+    WORKER_ID,
+    JobContext,
+    TransientJobError,
+    execute_job,
+    fail_unless_finished,
+    is_transient,
+)
 from bizlogic.jobs.runner import CancelToken
 from bizlogic.settings import get_settings
 from bizlogic.store.db import Database
@@ -58,6 +65,14 @@ def run_analysis_job(job_id: str) -> None:
         execute_job(ctx, job_id, CancelToken(timeout_s=ctx.timeout_s), retry_transient=True)
     except TimeLimitExceeded:  # the backstop fired inside a long step: record why
         fail_unless_finished(ctx, job_id, f"timeout: the analysis ran past {ctx.timeout_s:g} s")
+        raise
+    except TransientJobError:
+        raise
+    except Exception as exc:
+        # Claiming the job or recording its end needs the database too; if that is what
+        # failed, retry like any transient error (the retry reclaims the job).
+        if is_transient(exc):
+            raise TransientJobError(f"{exc.__class__.__name__}: {exc}") from exc
         raise
 
 
