@@ -20,6 +20,13 @@ from bizlogic.telemetry.metrics import Metrics, data_size_range, get_metrics
 
 ALGO = "sentiment_correlation"
 
+SYSTEM_GAUGES = (
+    "bl_cpu_usage_percent", "bl_memory_usage_bytes", "bl_memory_usage_percent",
+    "bl_disk_usage_percent", "bl_disk_io_read_bytes", "bl_disk_io_write_bytes",
+    "bl_db_connections_active", "bl_db_connections_idle", "bl_db_query_duration_seconds",
+    "bl_redis_connected_clients", "bl_redis_memory_usage_bytes",
+    "bl_redis_keyspace_hits", "bl_redis_keyspace_misses",
+)  # fmt: skip
 # family name as the parser reports it (counters without "_total") → (type, label names)
 CONTRACT = {
     "bl_analysis_requests": ("counter", {"algorithm", "status", "user_role", "project_id"}),
@@ -29,8 +36,10 @@ CONTRACT = {
     "bl_pattern_accuracy": ("gauge", {"algorithm"}),
     "bl_cache_hit_rate": ("gauge", set()),
     "bl_data_processed": ("counter", {"algorithm", "data_type"}),
+    **{name: ("gauge", set()) for name in SYSTEM_GAUGES},
 }
 ADDITIONS = {
+    "bl_collector_up": ("gauge", {"source"}),
     "bl_cache_requests": ("counter", {"result"}),
     "bl_jobs": ("counter", {"status"}),
     "bl_worker_jobs": ("counter", {"outcome"}),
@@ -85,6 +94,7 @@ def test_every_metric_has_its_contract_name_type_and_labels() -> None:
     metrics.cache_lookup(True)
     metrics.job_status("queued")
     metrics.http_request("GET", "/x", 200, 0.01)
+    metrics.collector_up("cpu", True)
 
     families = {f.name: f for f in text_string_to_metric_families(scrape(metrics))}
 

@@ -39,6 +39,7 @@ from bizlogic.settings import Settings, get_settings
 from bizlogic.store import migrations
 from bizlogic.store.db import Database
 from bizlogic.store.jobs import fail_job, jobs_left_unfinished, requeue_job
+from bizlogic.telemetry.collector import Collector
 from bizlogic.telemetry.http import HttpMetricsMiddleware
 from bizlogic.telemetry.metrics import Metrics
 
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         holder["state"] = state
         app.state.bl = state
         app.state.jwt_secret = jwt_secret(settings)
+        collector = Collector(app_metrics, db, settings.data_dir, settings.redis_url)
+        collector.start(settings.collect_interval_s)
         background: asyncio.Task[None] | None = None
         if isinstance(runner, BrokerQueue):
             background = asyncio.create_task(_reconcile_forever(state, runner))
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         try:
             yield
         finally:
+            collector.stop()
             if background is not None:
                 background.cancel()
             runner.shutdown(wait=True, cancel=False)

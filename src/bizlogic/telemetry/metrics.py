@@ -48,6 +48,52 @@ JOB_STATUSES = frozenset({"queued", "completed", "failed", "cancelled"})
 WORKER_OUTCOMES = frozenset({"started", "succeeded", "failed", "cancelled", "retried", "skipped"})
 
 
+class SystemGauges:
+    """The system, database and Redis gauges of the contract, set by the collector.
+
+    Every process of one host measures the same machine: across processes the
+    most recent value wins.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def gauge(name: str, doc: str) -> Gauge:
+            made = Gauge(name, doc, registry=registry, multiprocess_mode="mostrecent")
+            made.set(math.nan)  # "not measured (yet)", never a made-up 0
+            return made
+
+        self.cpu = gauge("bl_cpu_usage_percent", "CPU busy share of the host, 0-100.")
+        self.memory_bytes = gauge(
+            "bl_memory_usage_bytes",
+            "Memory in use: the container's working set under a cgroup limit, else the host's.",
+        )
+        self.memory_percent = gauge(
+            "bl_memory_usage_percent", "Memory in use against the cgroup limit or host total."
+        )
+        self.disk_percent = gauge(
+            "bl_disk_usage_percent", "Usage of the filesystem holding BL_DATA_DIR, 0-100."
+        )
+        self.disk_read = gauge("bl_disk_io_read_bytes", "Bytes read from the host's disks.")
+        self.disk_write = gauge("bl_disk_io_write_bytes", "Bytes written to the host's disks.")
+        self.db_active = gauge(
+            "bl_db_connections_active", "Database connections running a statement."
+        )
+        self.db_idle = gauge("bl_db_connections_idle", "Database connections open but idle.")
+        self.db_query_seconds = gauge(
+            "bl_db_query_duration_seconds", "Round-trip time of SELECT 1, last sample."
+        )
+        self.redis_clients = gauge("bl_redis_connected_clients", "Redis INFO connected_clients.")
+        self.redis_memory = gauge("bl_redis_memory_usage_bytes", "Redis INFO used_memory.")
+        self.redis_hits = gauge("bl_redis_keyspace_hits", "Redis INFO keyspace_hits.")
+        self.redis_misses = gauge("bl_redis_keyspace_misses", "Redis INFO keyspace_misses.")
+        self.up = Gauge(
+            "bl_collector_up",
+            "1 when the collector's last read of the source succeeded, else 0.",
+            ("source",),
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+
+
 class Metrics:
     """The service's metrics and the helpers the job path and the cache call."""
 
@@ -137,6 +183,7 @@ class Metrics:
             ("outcome",),
             registry=r,
         )
+        self.system = SystemGauges(r)
         self.http_requests = Counter(
             "bl_http_requests_total",
             "HTTP requests by route template and response status.",
@@ -214,6 +261,9 @@ class Metrics:
         """Record one HTTP request; ``route`` must be a template, never a raw path."""
         self.http_requests.labels(method, route, str(status)).inc()
         self.http_duration.labels(method, route).observe(duration_s)
+
+    def collector_up(self, source: str, up: bool) -> None:
+        self.system.up.labels(source).set(1 if up else 0)
 
     def worker_job(self, outcome: str) -> None:
         if outcome not in WORKER_OUTCOMES:
