@@ -1,0 +1,215 @@
+"""Monitoring end to end: `bizlogic serve` scraped by a real Prometheus with the project's
+rules; the bl_* series hold the expected values, every dashboard and rule expression
+evaluates, and induced failures take their alerts to pending/firing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from bizlogic.api.auth import create_token
+from bizlogic.records.synthetic import generate
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "deploy" / "prometheus" / "rules" / "business-logic.rules.yml"
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "business-logic.json"
+BASE = "/api/business-logic"
+SECRET = "monitoring-" + "e" * 40
+AUTH = {"Authorization": f"Bearer {create_token(SECRET, 'ops', 'system_admin')}"}
+TIMEOUT_S = 1.5  # the small project's analysis takes ~0.2 s, the big one's several seconds
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def until(check, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            result = check()
+        except httpx.TransportError:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+class Stack:
+    def __init__(self, tmp_path: Path, prometheus: str) -> None:
+        self.api_port, self.prom_port = free_port(), free_port()
+        self.api = f"http://127.0.0.1:{self.api_port}"
+        self.prom = f"http://127.0.0.1:{self.prom_port}"
+        env = {
+            **os.environ,
+            "BL_DATA_DIR": str(tmp_path / "data"),
+            "BL_JWT_SECRET": SECRET,
+            "BL_LOG_FILE": "",
+            "BL_COLLECT_INTERVAL_S": "1",
+            "BL_ANALYSIS_TIMEOUT_S": str(TIMEOUT_S),
+        }
+        for name in ("BL_DATABASE_URL", "BL_REDIS_URL"):
+            env.pop(name, None)
+        exe = str(Path(sys.executable).with_name("bizlogic"))
+        self.server = subprocess.Popen(
+            [exe, "serve", "--port", str(self.api_port)],
+            env=env, stdout=(tmp_path / "server.log").open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(RULES)],
+            "scrape_configs": [
+                {
+                    "job_name": "business_logic",
+                    "static_configs": [{"targets": [f"127.0.0.1:{self.api_port}"]}],
+                }
+            ],
+        }
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self.prometheus = subprocess.Popen(
+            [prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{self.prom_port}"],
+            stdout=(tmp_path / "prometheus.log").open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        body = httpx.get(f"{self.prom}/api/v1/query", params={"query": expr}).json()
+        assert body["status"] == "success", (expr, body)
+        return body["data"]["result"]
+
+    def value(self, expr: str) -> dict[str, float]:
+        """``{label values joined by ',' → value}`` of an instant query."""
+        return {
+            ",".join(f"{k}={v}" for k, v in sorted(r["metric"].items())): float(r["value"][1])
+            for r in self.query(expr)
+        }
+
+    def alert_state(self, name: str) -> str | None:
+        alerts = httpx.get(f"{self.prom}/api/v1/alerts").json()["data"]["alerts"]
+        states = [a["state"] for a in alerts if a["labels"]["alertname"] == name]
+        return states[0] if states else None
+
+    def stop(self) -> None:
+        for process in (self.server, self.prometheus):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("prometheus is missing; CI=true requires it (Debian package prometheus)")
+        pytest.skip("prometheus is not installed (Debian package prometheus)")
+    running = Stack(tmp_path, prometheus)
+    try:
+        until(lambda: httpx.get(f"{running.api}/readyz").status_code == 200, 60, "the API")
+        until(lambda: httpx.get(f"{running.prom}/-/ready").status_code == 200, 60, "Prometheus")
+        yield running
+    finally:
+        running.stop()
+
+
+def load(stack: Stack, project: str, records: int, tmp_path: Path) -> None:
+    path = tmp_path / f"{project}.jsonl"
+    generate(path, records, seed=3)
+    imported = httpx.post(
+        f"{stack.api}{BASE}/projects/{project}/records", content=path.read_bytes(),
+        headers={**AUTH, "Content-Type": "application/x-ndjson"}, timeout=120,
+    )  # fmt: skip
+    assert imported.status_code == 200
+
+
+def analyse(stack: Stack, project: str) -> dict[str, Any]:
+    job = httpx.post(f"{stack.api}{BASE}/analyze", json={"project_id": project}, headers=AUTH)
+    url = f"{stack.api}{job.json()['status_url']}"
+    return until(
+        lambda: (
+            (s := httpx.get(url, headers=AUTH).json())["status"] in ("completed", "failed") and s
+        ),
+        120,
+        f"the analysis of {project}",
+    )
+
+
+def expressions() -> list[str]:
+    found = [
+        rule["expr"]
+        for group in yaml.safe_load(RULES.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+    for panel in json.loads(DASHBOARD.read_text())["panels"]:
+        found += [target["expr"] for target in panel.get("targets", [])]
+    # Grafana fills these in before sending; 1m covers several 1 s scrapes.
+    return [e.replace("$__rate_interval", "1m").replace("$__range", "1h") for e in found]
+
+
+def test_prometheus_sees_the_service_and_its_alerts(stack: Stack, tmp_path: Path) -> None:
+    load(stack, "small", 1000, tmp_path)
+    load(stack, "big", 60_000, tmp_path)
+    done = analyse(stack, "small")
+    assert done["status"] == "completed"
+    # An error burst: a counter series is born with its first increment, which rate()
+    # cannot see, so the burst needs more than one failure to show as a rate.
+    for _ in range(3):
+        failed = analyse(stack, "big")
+        assert failed["status"] == "failed" and failed["error"].startswith("timeout")
+
+    def scraped() -> dict[str, float] | None:
+        found = stack.value("sum by (status) (bl_jobs_total)")
+        return found if found.get("status=failed") == 3 else None
+
+    jobs = until(scraped, 30, "the failed jobs in Prometheus")
+    assert jobs == {"status=queued": 4, "status=completed": 1, "status=failed": 3}
+    by_status = stack.value("sum by (status) (bl_analysis_requests_total)")
+    assert by_status == {"status=completed": 4, "status=failed": 12}  # 4 algorithms each
+    assert stack.value("sum(bl_rules_extracted_total)") == {"": done["results"]["rules"]}
+    records = stack.value('sum by (algorithm) (bl_data_processed_total{data_type="annotations"})')
+    assert set(records.values()) == {done["results"]["n_records"]}
+    up = stack.value("bl_collector_up")
+    assert {k.split("source=")[1].split(",")[0]: v for k, v in up.items()} == {
+        "cpu": 1, "memory": 1, "disk": 1, "database": 1
+    }  # fmt: skip
+    cpu = stack.value("bl_cpu_usage_percent")
+    assert all(0 <= v <= 100 for v in cpu.values()) and cpu
+
+    for expr in expressions():  # every dashboard and rule query is valid PromQL here
+        stack.query(expr)
+
+    exposition = httpx.get(f"{stack.api}/metrics").text
+    promtool = shutil.which("promtool") or "promtool"
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition, capture_output=True, text=True
+    )
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")  # no problems reported
+
+    # Half the analyses failed: the error-rate alert goes pending (for: 2m).
+    state = until(lambda: stack.alert_state("BusinessLogicHighErrorRate"), 30, "the error alert")
+    assert state in ("pending", "firing")
+    assert stack.alert_state("BusinessLogicServiceDown") is None
+
+    stack.server.send_signal(signal.SIGTERM)
+    stack.server.wait(30)
+    state = until(lambda: stack.alert_state("BusinessLogicServiceDown"), 30, "the down alert")
+    assert state in ("pending", "firing")
