@@ -599,3 +599,7 @@ from bizlogic.jobs_cli import jobs_app, worker  # noqa: E402
 
 app.command("worker")(worker)
 app.add_typer(jobs_app, name="jobs")
+
+from bizlogic.maintain_cli import maintain  # noqa: E402
+
+app.command("maintain")(maintain)

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     disk_alert_percent: int = Field(default=80, ge=1, le=100)
     alert_webhook_url: str | None = None
     service_units: str = "bizlogic-api.service,bizlogic-worker@1.service"
+    # `bizlogic maintain --restart`: instead of `systemctl restart UNIT`, this command
+    # (split like a shell would, run without one; {unit} is replaced by each unit).
+    restart_command: str | None = None
+    health_url: str = "http://127.0.0.1:8000/readyz"  # polled after a restart
     webhook_token: SecretStr | None = None
     recovery_mode: Literal["dry-run", "act"] = "dry-run"
 
@@ -60,6 +64,7 @@ class Settings(BaseSettings):
         "log_file",
         "alert_webhook_url",
         "webhook_token",
+        "restart_command",
         mode="before",
     )
     @classmethod

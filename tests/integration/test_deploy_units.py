@@ -12,7 +12,12 @@ import pytest
 from bizlogic.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
-UNITS = ["bizlogic-api.service", "bizlogic-worker@.service"]
+UNITS = [
+    "bizlogic-api.service",
+    "bizlogic-worker@.service",
+    "bizlogic-maintain.service",
+    "bizlogic-maintain.timer",
+]
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Operations tools: maintenance (and, later, the log analyzer, the tuner and recovery)."""

@@ -1,0 +1,477 @@
+"""`bizlogic maintain`: the scheduled housekeeping, safe to run on a production database.
+
+Steps, each reported with its result and duration (``--only`` picks some):
+
+* ``cache``     Redis mode: remove ``bl:`` entries of superseded project versions
+                (``--flush-cache``: every ``bl:`` key) with SCAN + UNLINK in batches —
+                never ``KEYS``, never another prefix. Embedded mode: nothing to do
+                (the in-memory cache lives in the API process and expires by TTL).
+* ``retention`` delete patterns, insights and finished job records older than
+                ``BL_RETENTION_DAYS``, in batches, never those of a project's latest
+                completed run.
+* ``database``  PostgreSQL: ``VACUUM (ANALYZE)`` of the business tables and
+                ``REINDEX INDEX CONCURRENTLY idx_business_rules_project_confidence``;
+                SQLite: ``VACUUM`` and ``ANALYZE``.
+* ``logs``      delete rotated log files (``BL_LOG_FILE.N``…) older than
+                ``BL_LOG_RETENTION_DAYS``; never the live file.
+* ``disk``      usage of the data and log filesystems; at or above
+                ``BL_DISK_ALERT_PERCENT`` a JSON alert to ``BL_ALERT_WEBHOOK_URL``.
+* ``restart``   only with ``--restart``: restart ``BL_SERVICE_UNITS`` (systemctl, or
+                ``BL_RESTART_COMMAND``), then poll ``BL_HEALTH_URL`` until healthy.
+
+One run at a time (a PostgreSQL advisory lock, or a file lock next to the SQLite
+database). Every run, dry or not, is stored in ``maintenance_runs``; the API
+exports the last success and the step durations as metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import re
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import redis
+from sqlalchemy import and_, delete, func, or_, select, text
+
+from bizlogic.ops.notify import DeliveryError, alert_payload, send_alert
+from bizlogic.settings import Settings
+from bizlogic.store import clock
+from bizlogic.store.db import Database
+from bizlogic.store.tables import (
+    TABLE_NAMES,
+    AnalysisJob,
+    InsightRow,
+    MaintenanceRun,
+    PatternRow,
+)
+
+logger = logging.getLogger("bizlogic.maintenance")
+STEPS = ("cache", "retention", "database", "logs", "disk", "restart")
+DEFAULT_STEPS = STEPS[:-1]  # restart only when asked
+KIND = "maintenance"
+BATCH = 1000
+ADVISORY_LOCK_KEY = 0x626C6D61696E74  # "blmaint": one number shared by every host
+REINDEXED = "idx_business_rules_project_confidence"
+_VALUE_KEY = re.compile(r"^bl:(?P<project>.+):v(?P<version>\d+):[^:]+:[0-9a-f]{16}$")
+_VERSION_KEY = re.compile(r"^bl:(?P<project>.+):version$")
+
+
+class AlreadyRunning(Exception):
+    """Another maintenance run holds the lock."""
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # ok | failed | skipped
+    duration_s: float
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class Report:
+    run_id: int
+    dry_run: bool
+    steps: list[StepResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(step.status != "failed" for step in self.steps)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "status": "ok" if self.ok else "failed",
+            "steps": [asdict(step) for step in self.steps],
+        }
+
+
+class Maintenance:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        dry_run: bool = False,
+        flush_cache: bool = False,
+        steps: tuple[str, ...] = DEFAULT_STEPS,
+        now: Callable[[], datetime] = clock.utcnow,
+        health_timeout_s: float = 60.0,
+    ) -> None:
+        unknown = [s for s in steps if s not in STEPS]
+        if unknown:
+            raise ValueError(f"--only: unknown step(s) {unknown}; choose from {list(STEPS)}")
+        self.settings = settings
+        self.db = db
+        self.dry_run = dry_run
+        self.flush_cache = flush_cache
+        self.steps = steps
+        self.now = now
+        self.health_timeout_s = health_timeout_s
+
+    # -- the run --------------------------------------------------------------
+
+    def run(self) -> Report:
+        with self._lock():
+            run_id = self._record_start()
+            results = [self._step(name) for name in self.steps]
+            report = Report(run_id, self.dry_run, results)
+            self._record_end(report)
+        return report
+
+    def _step(self, name: str) -> StepResult:
+        started = time.perf_counter()
+        try:
+            status, details = getattr(self, f"_{name}")()
+            error = None
+        except Exception as exc:  # a failed step is reported; the next steps still run
+            logger.warning("maintenance step %s failed: %s", name, exc.__class__.__name__)
+            status, details, error = "failed", {}, f"{exc.__class__.__name__}: {exc}"[:1000]
+        return StepResult(name, status, round(time.perf_counter() - started, 3), details, error)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        if self.db.dialect == "postgresql":
+            with self.db.engine.connect() as connection:
+                got = connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                ).scalar()
+                connection.commit()
+                if not got:
+                    raise AlreadyRunning("another maintenance run holds the lock")
+                try:
+                    yield
+                finally:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                    )
+                    connection.commit()
+            return
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.data_dir / "maintenance.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise AlreadyRunning("another maintenance run holds the lock") from None
+            yield
+
+    def _record_start(self) -> int:
+        with self.db.scope() as session:
+            row = MaintenanceRun(
+                kind=KIND,
+                status="running",
+                dry_run=self.dry_run,
+                started_at=self.now(),
+                details={"steps": list(self.steps)},
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def _record_end(self, report: Report) -> None:
+        failed = [s.name for s in report.steps if s.status == "failed"]
+        with self.db.scope() as session:
+            row = session.get(MaintenanceRun, report.run_id)
+            assert row is not None
+            row.status = "ok" if report.ok else "failed"
+            row.finished_at = self.now()
+            row.details = report.as_dict()
+            row.error = f"failed step(s): {', '.join(failed)}" if failed else None
+
+    # -- steps: each returns (status, details) ------------------------------------
+
+    def _cache(self) -> tuple[str, dict[str, Any]]:
+        if not self.settings.redis_url:
+            return "skipped", {
+                "reason": "no BL_REDIS_URL: the in-memory cache lives in the API process "
+                "and expires by TTL"
+            }
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=10)
+        try:
+            return "ok", self._clean_redis(client)
+        finally:
+            client.close()
+
+    def _clean_redis(self, client: redis.Redis) -> dict[str, Any]:
+        scanned = 0
+        candidates: list[tuple[bytes, str, int]] = []
+        everything: list[bytes] = []
+        for key in client.scan_iter(match="bl:*", count=BATCH):
+            scanned += 1
+            if self.flush_cache:
+                everything.append(key)
+                continue
+            name = key.decode("utf-8", "replace")
+            if (match := _VALUE_KEY.match(name)) and not _VERSION_KEY.match(name):
+                candidates.append((key, match["project"], int(match["version"])))
+        doomed = everything
+        if not self.flush_cache:
+            projects = sorted({project for _, project, _ in candidates})
+            current = {}
+            if projects:
+                values = client.mget([f"bl:{p}:version" for p in projects])
+                current = {p: int(v or 0) for p, v in zip(projects, values, strict=True)}
+            doomed = [key for key, project, version in candidates if version < current[project]]
+        removed = 0
+        if not self.dry_run:
+            for start in range(0, len(doomed), BATCH):
+                removed += int(client.unlink(*doomed[start : start + BATCH]))
+        return {
+            "scanned": scanned,
+            "mode": "flush" if self.flush_cache else "obsolete versions",
+            "to_remove": len(doomed),
+            "removed": removed,
+        }
+
+    def _retention(self) -> tuple[str, dict[str, Any]]:
+        cutoff = self.now() - timedelta(days=self.settings.retention_days)
+        with self.db.scope() as session:
+            latest = self._latest_completed(session)
+        kept = list(latest)
+        tables = {
+            "patterns": (PatternRow, PatternRow.id, PatternRow.created_at, PatternRow.job_id),
+            "insights": (InsightRow, InsightRow.id, InsightRow.created_at, InsightRow.job_id),
+        }
+        details: dict[str, Any] = {
+            "cutoff": cutoff.isoformat(),
+            "projects_with_a_kept_run": len(kept),
+        }
+        for label, (table, key, created, job) in tables.items():
+            old = created < cutoff
+            if kept:
+                old = and_(old, or_(job.is_(None), job.not_in(kept)))
+            details[label] = self._delete_in_batches(table, key, old)
+        finished = AnalysisJob.status.in_(("completed", "failed", "cancelled"))
+        ended = func.coalesce(AnalysisJob.finished_at, AnalysisJob.created_at)
+        old_jobs = and_(finished, ended < cutoff)
+        if kept:
+            old_jobs = and_(old_jobs, AnalysisJob.job_id.not_in(kept))
+        details["job_records"] = self._delete_in_batches(AnalysisJob, AnalysisJob.job_id, old_jobs)
+        return "ok", details
+
+    @staticmethod
+    def _latest_completed(session: Any) -> list[str]:
+        """Each project's most recent completed job: never deleted, whatever its age."""
+        ranked = (
+            select(
+                AnalysisJob.job_id,
+                func.row_number()
+                .over(
+                    partition_by=AnalysisJob.project_id,
+                    order_by=(AnalysisJob.finished_at.desc(), AnalysisJob.job_id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(AnalysisJob.status == "completed")
+            .subquery()
+        )
+        return list(session.scalars(select(ranked.c.job_id).where(ranked.c.rank == 1)))
+
+    def _delete_in_batches(self, table: Any, key: Any, condition: Any) -> int:
+        if self.dry_run:
+            with self.db.scope() as session:
+                return int(session.scalar(select(func.count()).select_from(table).where(condition)))
+        removed = 0
+        while True:  # short transactions: readers and writers are never blocked for long
+            with self.db.scope() as session:
+                ids = list(session.scalars(select(key).where(condition).limit(BATCH)))
+                if not ids:
+                    return removed
+                session.execute(delete(table).where(key.in_(ids)))
+                removed += len(ids)
+
+    def _database(self) -> tuple[str, dict[str, Any]]:
+        if self.db.dialect == "postgresql":
+            statements = [f'VACUUM (ANALYZE) "{name}"' for name in TABLE_NAMES]
+            statements.append(f"REINDEX INDEX CONCURRENTLY {REINDEXED}")
+        else:
+            statements = ["VACUUM", "ANALYZE"]
+        if self.dry_run:
+            return "ok", {"would_run": statements}
+        timings = {}
+        with self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for statement in statements:  # outside a transaction, as VACUUM requires
+                started = time.perf_counter()
+                conn.execute(text(statement))
+                timings[statement] = round(time.perf_counter() - started, 3)
+        return "ok", {"ran": timings}
+
+    def _logs(self) -> tuple[str, dict[str, Any]]:
+        live = self.settings.log_file
+        if live is None:
+            return "skipped", {"reason": "no BL_LOG_FILE: logs go to stdout only"}
+        cutoff = time.time() - self.settings.log_retention_days * 86400
+        rotated = [
+            path
+            for path in live.parent.glob(f"{live.name}.*")
+            if path.is_file() and path.name[len(live.name) + 1 :].split(".")[0].isdigit()
+        ]
+        old = sorted(p for p in rotated if p.stat().st_mtime < cutoff)
+        if not self.dry_run:
+            for path in old:
+                path.unlink(missing_ok=True)
+        return "ok", {
+            "rotated_files": len(rotated),
+            "older_than_days": self.settings.log_retention_days,
+            "removed" if not self.dry_run else "would_remove": [p.name for p in old],
+        }
+
+    def _disk(self) -> tuple[str, dict[str, Any]]:
+        paths = {"data": self.settings.data_dir}
+        if self.settings.log_file is not None:
+            paths["logs"] = self.settings.log_file.parent
+        threshold = self.settings.disk_alert_percent
+        usage = {
+            label: psutil.disk_usage(str(_existing(path))).percent for label, path in paths.items()
+        }
+        full = {label: pct for label, pct in usage.items() if pct >= threshold}
+        details: dict[str, Any] = {"usage_percent": usage, "threshold": threshold}
+        if not full:
+            return "ok", details
+        details["over_threshold"] = sorted(full)
+        url = self.settings.alert_webhook_url
+        if url is None:
+            details["alert"] = "not sent: BL_ALERT_WEBHOOK_URL is not set"
+            logger.warning("disk usage over %s%%: %s", threshold, full)
+            return "ok", details
+        if self.dry_run:
+            details["alert"] = "would be sent"
+            return "ok", details
+        payload = alert_payload(
+            "BusinessLogicDiskUsage",
+            "warning",
+            f"disk usage at or above {threshold}%: "
+            + ", ".join(f"{label} {pct:.1f}%" for label, pct in sorted(full.items())),
+            usage_percent=usage,
+            paths={label: str(paths[label]) for label in full},
+            threshold=threshold,
+        )
+        try:
+            details["alert_attempts"] = send_alert(url, payload)
+        except DeliveryError as exc:
+            details["alert"] = str(exc)
+            return "failed", details
+        details["alert"] = "sent"
+        return "ok", details
+
+    def _restart(self) -> tuple[str, dict[str, Any]]:
+        units = [u.strip() for u in self.settings.service_units.split(",") if u.strip()]
+        if not units:
+            return "skipped", {"reason": "BL_SERVICE_UNITS is empty"}
+        commands = [self._restart_command(unit) for unit in units]
+        if self.dry_run:
+            return "ok", {"would_run": [shlex.join(c) for c in commands]}
+        ran = []
+        for command in commands:  # an argument list: no shell, no interpolation
+            done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+            ran.append({"command": shlex.join(command), "exit_code": done.returncode})
+            if done.returncode != 0:
+                self._restart_alert(f"restart command failed: {shlex.join(command)}")
+                return "failed", {"ran": ran, "stderr": done.stderr[-500:]}
+        healthy, waited = self._wait_healthy()
+        details = {"ran": ran, "healthy": healthy, "waited_s": round(waited, 1)}
+        if not healthy:
+            self._restart_alert(f"not healthy {waited:.0f} s after the restart")
+            return "failed", details
+        return "ok", details
+
+    def _restart_command(self, unit: str) -> list[str]:
+        configured = self.settings.restart_command
+        if not configured:
+            return ["systemctl", "restart", unit]
+        return [part.replace("{unit}", unit) for part in shlex.split(configured)]
+
+    def _wait_healthy(self) -> tuple[bool, float]:
+        started = time.monotonic()
+        while True:
+            try:
+                if httpx.get(self.settings.health_url, timeout=2).status_code == 200:
+                    return True, time.monotonic() - started
+            except httpx.HTTPError:
+                pass  # still starting
+            if time.monotonic() - started > self.health_timeout_s:
+                return False, time.monotonic() - started
+            time.sleep(0.5)
+
+    def _restart_alert(self, summary: str) -> None:
+        if self.settings.alert_webhook_url:
+            with contextlib.suppress(DeliveryError):
+                send_alert(
+                    self.settings.alert_webhook_url,
+                    alert_payload("BusinessLogicRestartFailed", "critical", summary),
+                )
+
+
+def _existing(path: Path) -> Path:
+    """The nearest existing directory (the data directory may not exist yet)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def maintenance_metric_families(db: Database) -> list[Any]:
+    """What the API exports about maintenance, read from ``maintenance_runs`` at scrape time.
+
+    Every replica reads the same table, so each reports the same figures; absent
+    (not 0) when no run has been recorded or the database does not answer.
+    """
+    from prometheus_client.metrics_core import GaugeMetricFamily
+
+    real = and_(MaintenanceRun.kind == KIND, MaintenanceRun.dry_run.is_(False))
+    try:
+        with db.scope() as session:
+            last_ok = session.scalar(
+                select(func.max(MaintenanceRun.finished_at)).where(
+                    real, MaintenanceRun.status == "ok"
+                )
+            )
+            latest = session.scalars(
+                select(MaintenanceRun)
+                .where(real, MaintenanceRun.finished_at.is_not(None))
+                .order_by(MaintenanceRun.finished_at.desc())
+                .limit(1)
+            ).first()
+            steps = (latest.details or {}).get("steps", []) if latest is not None else []
+            latest_ok = latest is not None and latest.status == "ok"
+    except Exception:  # a scrape must not fail because the database is away
+        return []
+    families: list[Any] = []
+    if last_ok is not None:
+        families.append(
+            GaugeMetricFamily(
+                "bl_maintenance_last_success_timestamp_seconds",
+                "End of the last successful (not dry) maintenance run, Unix time.",
+                value=last_ok.timestamp(),
+            )
+        )
+    if latest is not None:
+        families.append(
+            GaugeMetricFamily(
+                "bl_maintenance_last_run_ok",
+                "1 when the latest maintenance run had no failed step, else 0.",
+                value=1 if latest_ok else 0,
+            )
+        )
+        durations = GaugeMetricFamily(
+            "bl_maintenance_step_duration_seconds",
+            "Duration of each step of the latest maintenance run.",
+            labels=["step", "status"],
+        )
+        for step in steps:
+            if isinstance(step, dict):
+                durations.add_metric([step["name"], step["status"]], step["duration_s"])
+        families.append(durations)
+    return families
