@@ -603,3 +603,7 @@ app.add_typer(jobs_app, name="jobs")
 from bizlogic.maintain_cli import maintain  # noqa: E402
 
 app.command("maintain")(maintain)
+
+from bizlogic.logs_cli import logs_app  # noqa: E402
+
+app.add_typer(logs_app, name="logs")

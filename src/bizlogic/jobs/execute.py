@@ -194,6 +194,12 @@ def execute_job(
         status = "completed"
     except JobCancelled as stop:
         status = _stopped(ctx, job_id, stop.reason)
+        if stop.reason == "timeout":  # a failure like any other for the log analyzer
+            for name in algorithms:
+                log_analysis_error(
+                    name, project_id, f"timeout: ran past {ctx.timeout_s:g} s",
+                    time.perf_counter() - started,
+                )  # fmt: skip
     except Exception as exc:
         reason = f"{exc.__class__.__name__}: {exc}"[:2000]
         if retry_transient and is_transient(exc) and attempt < ctx.max_attempts:

@@ -1,0 +1,124 @@
+"""`bizlogic logs analyze`: performance, errors and user activity from the JSON logs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True)
+logs_app = typer.Typer(help="The service's JSON logs.", no_args_is_help=True)
+REPORTS = ("performance", "errors", "users", "all")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    from bizlogic.ops.logs import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise _fail(f"{option}: not an ISO-8601 time: {value!r}") from None
+
+
+@logs_app.command("analyze")
+def analyze(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Log files, plain or .gz (default: BL_LOG_FILE and its rotations)."),
+    ] = None,
+    hours: Annotated[float | None, typer.Option(help="The last N hours (default 24).")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO-8601 start (naive = UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO-8601 end, exclusive.")] = None,
+    report: Annotated[str, typer.Option(help="performance, errors, users or all.")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Analyses started/completed/failed and their durations, errors, user activity.
+
+    Examples:
+
+      bizlogic logs analyze --hours 6
+
+      bizlogic logs analyze /var/log/bizlogic/bizlogic.log.3.gz --since 2026-11-01 --json
+    """
+    from bizlogic.ops.logs import LogAnalyzer, log_files
+    from bizlogic.settings import get_settings
+
+    if report not in REPORTS:
+        raise _fail(f"--report: choose from {', '.join(REPORTS)}")
+    if hours is not None and (since or until):
+        raise _fail("--hours: use either --hours or --since/--until")
+    start, end = _time(since, "--since"), _time(until, "--until")
+    if hours is not None or (start is None and end is None):
+        end = datetime.now(UTC)
+        start = end - timedelta(hours=hours if hours is not None else 24)
+    if start is not None and end is not None and start >= end:
+        raise _fail("--since: must be before --until")
+    if not files:
+        live = get_settings().log_file
+        if live is None:
+            raise _fail("no files given and BL_LOG_FILE is not set")
+        files = log_files(live)
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise _fail(f"no such file: {', '.join(missing)}")
+    span = (end - start) if start and end else timedelta(days=1)
+    bucket = timedelta(hours=1) if span <= timedelta(days=2) else timedelta(days=1)
+    result = LogAnalyzer(start, end, bucket).feed_files(files).report(report)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    _print(result)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _print(result: dict[str, Any]) -> None:
+    out = Console()
+    window = result["window"]
+    out.print(
+        f"{result['lines_in_window']:,} of {result['lines']:,} lines in "
+        f"[{window['since']}, {window['until']}); malformed: {result['malformed']['count']:,}"
+    )
+    for example in result["malformed"]["examples"]:
+        out.print(f"  malformed {example['file']}:{example['line']}: {example['reason']}")
+    if "performance" in result:
+        table = Table(title="analyses")
+        columns = ("algorithm", "started", "completed", "failed", "success")
+        for column in (*columns, "avg s", "min s", "max s", "p50 s", "p95 s"):
+            table.add_column(column, justify="left" if column == "algorithm" else "right")
+        perf = result["performance"]
+        for name, stats in [*perf["by_algorithm"].items(), ("all", perf)]:
+            d, rate = stats["duration_s"], stats["success_rate"]
+            table.add_row(
+                name, str(stats["started"]), str(stats["completed"]), str(stats["failed"]),
+                "–" if rate is None else f"{rate:.1%}", _fmt(d["avg"]), _fmt(d["min"]),
+                _fmt(d["max"]), _fmt(d["p50"]), _fmt(d["p95"]),
+            )  # fmt: skip
+        out.print(table)
+    for key, title, label in (
+        ("errors", "analysis errors by type", "by_type"),
+        ("users", "user actions", "by_action"),
+    ):
+        if key in result:
+            table = Table(title=title)
+            table.add_column(label.removeprefix("by_"))
+            table.add_column("count", justify="right")
+            for name, count in result[key][label].items():
+                table.add_row(name, str(count))
+            out.print(table)
+    if "users" in result:
+        out.print(f"active users: {result['users']['active_users']}")

@@ -1,0 +1,191 @@
+"""The log analyzer against an independent computation over generated logs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bizlogic.cli import app
+from bizlogic.ops.logs import LogAnalyzer, log_files
+
+START = datetime(2026, 11, 20, tzinfo=UTC)
+ALGORITHMS = ["sentiment_correlation", "keyword_cooccurrence", "temporal_trends"]
+ACTIONS = ["import_records", "analyze", "toggle_rule", "acknowledge_insight"]
+ERRORS = ["timeout: ran past 1800 s", "OperationalError: connection refused", "ValueError: bad"]
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def generate_events(seed: int, count: int) -> list[dict]:
+    rng = random.Random(seed)
+    events = []
+    for _ in range(count):
+        when = START + timedelta(seconds=rng.randrange(3 * 86400))
+        kind = rng.choice(["analysis_start", "analysis_complete", "analysis_error",
+                           "user_action", "http_request"])  # fmt: skip
+        record = {"level": "INFO", "logger": "bizlogic.analysis", "event": kind, "_when": when}
+        if kind.startswith("analysis_"):
+            record["algorithm"] = rng.choice(ALGORITHMS)
+        if kind == "analysis_complete":
+            record["duration"] = round(rng.uniform(0.1, 90), 3)
+        if kind == "analysis_error":
+            record.update(level="ERROR", error=rng.choice(ERRORS), duration=1.0)
+        if kind == "user_action":
+            record.update(logger="bizlogic.api", user_id=f"u{rng.randrange(7)}",
+                          action=rng.choice(ACTIONS))  # fmt: skip
+        events.append(record)
+    return events
+
+
+def render(record: dict, rng: random.Random) -> str:
+    """One log line; half of the timestamps carry a +08:00 offset instead of Z."""
+    when = record["_when"]
+    stamp = (
+        when.astimezone(SHANGHAI).isoformat()
+        if rng.random() < 0.5
+        else when.isoformat().replace("+00:00", "Z")
+    )
+    return json.dumps({"timestamp": stamp, **{k: v for k, v in record.items() if k != "_when"}})
+
+
+MALFORMED = ['{"timestamp": "2026-11-21T00:00:00Z", "event": ', "[1, 2]", '{"event": "x"}',
+             '{"timestamp": "yesterday", "event": "analysis_start"}']  # fmt: skip
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> tuple[Path, list[dict]]:
+    """bizlogic.log.2.gz (oldest), bizlogic.log.1, bizlogic.log, with malformed lines mixed in."""
+    events = generate_events(seed=5, count=6000)
+    rng = random.Random(9)
+    live = tmp_path / "bizlogic.log"
+    thirds = [events[:2000], events[2000:4000], events[4000:]]
+    for index, (path, chunk) in enumerate(
+        zip(
+            [tmp_path / "bizlogic.log.2.gz", tmp_path / "bizlogic.log.1", live], thirds, strict=True
+        )
+    ):
+        lines = [render(e, rng) for e in chunk]
+        lines.insert(100, MALFORMED[index])
+        lines.insert(500, "")
+        if index == 2:
+            lines.insert(900, MALFORMED[3])
+        text = "\n".join(lines) + "\n"
+        if path.suffix == ".gz":
+            path.write_bytes(gzip.compress(text.encode()))
+        else:
+            path.write_text(text)
+    (tmp_path / "bizlogic.log.bak").write_text("not a rotation")
+    return live, events
+
+
+def expected(events: list[dict], since: datetime, until: datetime) -> dict:
+    """The figures computed directly from the events, without the analyzer."""
+    inside = [e for e in events if since <= e["_when"] < until]
+    per = {}
+    for algorithm in ALGORITHMS:
+        mine = [e for e in inside if e.get("algorithm") == algorithm]
+        durations = sorted(e["duration"] for e in mine if e["event"] == "analysis_complete")
+        completed = len(durations)
+        failed = sum(e["event"] == "analysis_error" for e in mine)
+        per[algorithm] = {
+            "started": sum(e["event"] == "analysis_start" for e in mine),
+            "completed": completed,
+            "failed": failed,
+            "success_rate": completed / (completed + failed),
+            "avg": sum(durations) / completed,
+            "min": durations[0],
+            "max": durations[-1],
+            "p50": durations[math.ceil(completed * 0.5) - 1],
+            "p95": durations[math.ceil(completed * 0.95) - 1],
+        }
+    errors = [e for e in inside if e["event"] == "analysis_error"]
+    actions = [e for e in inside if e["event"] == "user_action"]
+    return {
+        "in_window": len(inside),
+        "per": per,
+        "error_types": Counter(e["error"].split(":")[0] for e in errors),
+        "errors_by_hour": Counter(
+            e["_when"].replace(minute=0, second=0, microsecond=0) for e in errors
+        ),
+        "users": {e["user_id"] for e in actions},
+        "actions": Counter(e["action"] for e in actions),
+    }
+
+
+def test_rotations_are_found_oldest_first(logs) -> None:
+    live, _ = logs
+    assert [p.name for p in log_files(live)] == [
+        "bizlogic.log.2.gz",
+        "bizlogic.log.1",
+        "bizlogic.log",
+    ]
+
+
+def test_every_figure_matches_the_independent_computation(logs) -> None:
+    live, events = logs
+    since = datetime(2026, 11, 20, 13, 30, tzinfo=SHANGHAI)  # = 05:30 UTC: offsets matter
+    until = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+    report = LogAnalyzer(since, until).feed_files(log_files(live)).report()
+    truth = expected(events, since, until)
+    assert report["lines"] == 6000 + 4  # blank lines are not lines; malformed ones are
+    assert report["malformed"]["count"] == 4
+    assert [(m["line"], m["reason"]) for m in report["malformed"]["examples"]] == [
+        (101, "not JSON"), (101, "not a JSON object"), (101, "no readable timestamp"),
+        (901, "no readable timestamp"),
+    ]  # fmt: skip
+    assert report["lines_in_window"] == truth["in_window"]
+    perf = report["performance"]
+    for algorithm, want in truth["per"].items():
+        got = perf["by_algorithm"][algorithm]
+        assert (got["started"], got["completed"], got["failed"]) == (
+            want["started"], want["completed"], want["failed"]
+        )  # fmt: skip
+        assert got["success_rate"] == pytest.approx(want["success_rate"])
+        d = got["duration_s"]
+        assert d["avg"] == pytest.approx(want["avg"])
+        assert (d["min"], d["max"], d["p50"], d["p95"]) == (
+            want["min"], want["max"], want["p50"], want["p95"]
+        )  # fmt: skip
+    completed = sum(w["completed"] for w in truth["per"].values())
+    failed = sum(w["failed"] for w in truth["per"].values())
+    assert perf["success_rate"] == pytest.approx(completed / (completed + failed))
+    errors = report["errors"]
+    assert errors["by_type"] == dict(truth["error_types"])
+    assert {t["start"]: t["count"] for t in errors["timeline"]} == {
+        hour.isoformat(): n for hour, n in truth["errors_by_hour"].items()
+    }
+    assert errors["error_lines_by_logger"] == {
+        "bizlogic.analysis": sum(truth["error_types"].values())
+    }
+    users = report["users"]
+    assert users["active_users"] == len(truth["users"])
+    assert users["by_action"] == dict(truth["actions"])
+
+
+def test_cli_json_and_bad_options(logs) -> None:
+    live, events = logs
+    runner = CliRunner()
+    args = ["logs", "analyze", *map(str, log_files(live)), "--since", "2026-11-20T00:00:00",
+            "--until", "2026-11-23T00:00:00Z", "--report", "users", "--json"]  # fmt: skip
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    body = json.loads(done.stdout)
+    assert set(body) >= {"users", "malformed", "window"} and "performance" not in body
+    assert body["users"]["actions"] == sum(e["event"] == "user_action" for e in events)
+    for bad, message in [
+        (["--report", "nope"], "--report"),
+        (["--since", "yesterday"], "--since: not an ISO-8601 time"),
+        (["--hours", "3", "--since", "2026-11-20"], "either --hours or --since"),
+        (["--since", "2026-11-22", "--until", "2026-11-21"], "must be before --until"),
+    ]:
+        failed = runner.invoke(app, ["logs", "analyze", str(live), *bad])
+        assert failed.exit_code == 1 and message in failed.output, (bad, failed.output)
+    missing = runner.invoke(app, ["logs", "analyze", str(live.parent / "nope.log")])
+    assert missing.exit_code == 1 and "no such file" in missing.output
