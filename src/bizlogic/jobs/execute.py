@@ -7,6 +7,7 @@ results summary, cancelled, or failed with a reason — never stuck running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -273,11 +274,8 @@ def _stopped(ctx: JobContext, job_id: str, reason: str) -> str:
 
 def _end(ctx: JobContext, job_id: str, transition: Callable[..., Any], *args: Any) -> None:
     """Apply a final transition if the job is still ours (a user may have ended it first)."""
-    try:
-        with ctx.db.scope() as session:
-            transition(session, job_id, *args, worker_id=WORKER_ID)
-    except ConflictError:
-        pass
+    with contextlib.suppress(ConflictError), ctx.db.scope() as session:
+        transition(session, job_id, *args, worker_id=WORKER_ID)
 
 
 def fail_unless_finished(ctx: JobContext, job_id: str, reason: str) -> None:

@@ -59,13 +59,15 @@ def _read_int(path: Path) -> int | None:
 
 
 def _inactive_file(stat: Path, key: str) -> int:
+    """Reclaimable page cache in a cgroup's memory.stat; 0 when the file is not there."""
     try:
-        for line in stat.read_text().splitlines():
-            name, _, value = line.partition(" ")
-            if name == key:
-                return int(value)
+        lines = stat.read_text().splitlines()
     except OSError:
-        pass
+        return 0
+    for line in lines:
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
     return 0
 
 
