@@ -43,6 +43,9 @@ def analyze(
     until: Annotated[str | None, typer.Option(help="ISO-8601 end, exclusive.")] = None,
     report: Annotated[str, typer.Option(help="performance, errors, users or all.")] = "all",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+    ] = None,
 ) -> None:
     """Analyses started/completed/failed and their durations, errors, user activity.
 
@@ -76,6 +79,14 @@ def analyze(
     span = (end - start) if start and end else timedelta(days=1)
     bucket = timedelta(hours=1) if span <= timedelta(days=2) else timedelta(days=1)
     result = LogAnalyzer(start, end, bucket).feed_files(files).report(report)
+    if html is not None:
+        from bizlogic.ops.logs_html import render_html
+
+        try:
+            html.write_text(render_html(result), encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"--html: cannot write {html}: {exc.strerror}") from None
+        err.print(f"HTML report written to {html}")
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

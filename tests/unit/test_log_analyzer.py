@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from bizlogic.cli import app
 from bizlogic.ops.logs import LogAnalyzer, log_files
+from bizlogic.ops.logs import parse_time as parse
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 ALGORITHMS = ["sentiment_correlation", "keyword_cooccurrence", "temporal_trends"]
@@ -189,3 +190,31 @@ def test_cli_json_and_bad_options(logs) -> None:
         assert failed.exit_code == 1 and message in failed.output, (bad, failed.output)
     missing = runner.invoke(app, ["logs", "analyze", str(live.parent / "nope.log")])
     assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_html_report_is_self_contained_and_escapes_log_values(logs, tmp_path) -> None:
+    live, events = logs
+    with live.open("a") as handle:  # a hostile user id and action reach the report
+        handle.write(json.dumps({
+            "timestamp": "2026-11-21T10:00:00Z", "event": "user_action",
+            "user_id": "<script>alert(1)</script>", "action": "<b>x</b>",
+        }) + "\n")  # fmt: skip
+    out = tmp_path / "report.html"
+    done = CliRunner().invoke(
+        app, ["logs", "analyze", *map(str, log_files(live)), "--since", "2026-11-20",
+              "--until", "2026-11-23", "--html", str(out)],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    page = out.read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "http://" not in page and "https://" not in page and "<link" not in page
+    assert page.count("<svg") == 3  # p95 by algorithm, errors over time, actions over time
+    truth = expected(events, parse("2026-11-20"), parse("2026-11-23"))
+    for algorithm, want in truth["per"].items():
+        assert f"<td>{algorithm}</td>" in page
+        assert f"{want['success_rate']:.1%}" in page
+    unwritable = CliRunner().invoke(
+        app, ["logs", "analyze", str(live), "--html", str(tmp_path / "no" / "dir" / "r.html")]
+    )
+    assert unwritable.exit_code == 1 and "--html: cannot write" in unwritable.output
