@@ -218,3 +218,48 @@ def test_html_report_is_self_contained_and_escapes_log_values(logs, tmp_path) ->
         app, ["logs", "analyze", str(live), "--html", str(tmp_path / "no" / "dir" / "r.html")]
     )
     assert unwritable.exit_code == 1 and "--html: cannot write" in unwritable.output
+
+
+def test_blocks_give_exactly_the_figures_of_parsing_every_line(tmp_path, monkeypatch) -> None:
+    """Reading in blocks (lines split across block boundaries), with broken and foreign
+    lines mixed in, gives exactly the figures of feeding every line on its own."""
+    import bizlogic.ops.logs as logs_module
+
+    monkeypatch.setattr(logs_module, "BLOCK", 4096)  # many blocks, lines across boundaries
+    rng = random.Random(11)
+    lines = []
+    for record in generate_events(seed=8, count=3000):
+        when = record.pop("_when") + timedelta(microseconds=rng.randrange(1, 999_999))
+        stamp = when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        lines.append(json.dumps({"timestamp": stamp, **record}, separators=(",", ":")))
+    broken = {
+        17: lines[17][:-9],  # cut short
+        400: "\x00\x01 garbage",
+        401: "",
+        1200: '{"timestamp": 5, "event": "analysis_start"}',
+        1800: json.dumps(
+            {
+                "timestamp": "2026-11-21T12:00:00+08:00",
+                "event": "user_action",
+                "user_id": "tz",
+                "action": "analyze",
+            }
+        ),
+        2500: '{"timestamp":"2026-11-21T12:00:00.000001Z",'
+        '"event": "analysis_start","algorithm":"x"}',
+    }
+    for index, text in sorted(broken.items(), reverse=True):
+        lines.insert(index, text)
+    path = tmp_path / "canonical.log"
+    path.write_text("\n".join(lines) + "\n")
+    since = datetime(2026, 11, 20, 7, 0, 0, 123456, tzinfo=UTC)
+    until = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    fast = LogAnalyzer(since, until).feed_files([path]).report()
+    slow = LogAnalyzer(since, until)
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        slow.feed(line, path, number)
+    slow.files.append(str(path))
+    assert fast == slow.report()
+    assert fast["malformed"]["count"] == 3  # cut short, garbage, numeric timestamp
+    assert fast["performance"]["by_algorithm"]["x"]["started"] == 1  # spaced marker found
+    assert fast["users"]["by_user"]["tz"] == 1
