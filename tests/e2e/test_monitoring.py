@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import yaml
 
 from bizlogic.api.auth import create_token
 from bizlogic.records.synthetic import generate
+from tests.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "business-logic.rules.yml"
@@ -37,20 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def until(check, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            result = check()
-        except httpx.TransportError:
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 class Stack:
@@ -124,8 +110,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         pytest.skip("prometheus is not installed (Debian package prometheus)")
     running = Stack(tmp_path, prometheus)
     try:
-        until(lambda: httpx.get(f"{running.api}/readyz").status_code == 200, 60, "the API")
-        until(lambda: httpx.get(f"{running.prom}/-/ready").status_code == 200, 60, "Prometheus")
+        poll(lambda: httpx.get(f"{running.api}/readyz").status_code == 200, 60, "the API")
+        poll(lambda: httpx.get(f"{running.prom}/-/ready").status_code == 200, 60, "Prometheus")
         yield running
     finally:
         running.stop()
@@ -144,7 +130,7 @@ def load(stack: Stack, project: str, records: int, tmp_path: Path) -> None:
 def analyse(stack: Stack, project: str) -> dict[str, Any]:
     job = httpx.post(f"{stack.api}{BASE}/analyze", json={"project_id": project}, headers=AUTH)
     url = f"{stack.api}{job.json()['status_url']}"
-    return until(
+    return poll(
         lambda: (
             (s := httpx.get(url, headers=AUTH).json())["status"] in ("completed", "failed") and s
         ),
@@ -180,7 +166,7 @@ def test_prometheus_sees_the_service_and_its_alerts(stack: Stack, tmp_path: Path
         found = stack.value("sum by (status) (bl_jobs_total)")
         return found if found.get("status=failed") == 3 else None
 
-    jobs = until(scraped, 30, "the failed jobs in Prometheus")
+    jobs = poll(scraped, 30, "the failed jobs in Prometheus")
     assert jobs == {"status=queued": 4, "status=completed": 1, "status=failed": 3}
     by_status = stack.value("sum by (status) (bl_analysis_requests_total)")
     assert by_status == {"status=completed": 4, "status=failed": 12}  # 4 algorithms each
@@ -205,11 +191,11 @@ def test_prometheus_sees_the_service_and_its_alerts(stack: Stack, tmp_path: Path
     assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")  # no problems reported
 
     # Half the analyses failed: the error-rate alert goes pending (for: 2m).
-    state = until(lambda: stack.alert_state("BusinessLogicHighErrorRate"), 30, "the error alert")
+    state = poll(lambda: stack.alert_state("BusinessLogicHighErrorRate"), 30, "the error alert")
     assert state in ("pending", "firing")
     assert stack.alert_state("BusinessLogicServiceDown") is None
 
     stack.server.send_signal(signal.SIGTERM)
     stack.server.wait(30)
-    state = until(lambda: stack.alert_state("BusinessLogicServiceDown"), 30, "the down alert")
+    state = poll(lambda: stack.alert_state("BusinessLogicServiceDown"), 30, "the down alert")
     assert state in ("pending", "firing")

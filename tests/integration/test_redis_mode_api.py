@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi.testclient import TestClient
 
 from bizlogic.api.app import create_app
 from bizlogic.api.auth import create_token
 from bizlogic.settings import Settings
 from bizlogic.telemetry.metrics import Metrics
+from tests.polling import poll
 
 SECRET = "redis-mode-" + "s" * 40
 BASE = "/api/business-logic"
@@ -18,15 +17,6 @@ RECORDS = b"".join(
     b'{"id": "r%d", "text": "refund broken item %d", "sentiment": "negative"}\n' % (i, i)
     for i in range(20)
 )
-
-
-def _poll(check, timeout_s: float = 20.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def test_reads_are_cached_in_redis_and_survive_an_outage(redis_server, tmp_path) -> None:
@@ -63,6 +53,9 @@ def test_reads_are_cached_in_redis_and_survive_an_outage(redis_server, tmp_path)
         assert health.status_code == 200 and health.json()["status"] == "degraded"
 
         redis_server.start()
-        back = _poll(lambda: client.get("/readyz").json()["checks"]["cache"]["status"] == "up")
-        assert back, "the cache did not report up after Redis returned"
+        poll(
+            lambda: client.get("/readyz").json()["checks"]["cache"]["status"] == "up",
+            20,
+            "the cache to report up after Redis returned",
+        )
         assert client.get(f"{BASE}/stats/p", headers=AUTH).json() == first.json()

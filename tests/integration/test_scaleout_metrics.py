@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bizlogic.api.auth import create_token
 from bizlogic.store import migrations
 from tests.conftest import fresh_pg_database
+from tests.polling import poll
 
 SECRET = "metrics-" + "m" * 40
 BIN = Path(sys.executable).parent / "bizlogic"
@@ -36,20 +36,6 @@ def samples(text: str, name: str) -> dict[tuple, float]:
             if sample.name == name:
                 found[tuple(sorted(sample.labels.items()))] = sample.value
     return found
-
-
-def wait_until(check, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            result = check()
-        except httpx.TransportError:
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -81,7 +67,7 @@ def test_api_processes_and_a_worker_add_up(redis_server, tmp_path) -> None:
         worker = start(["worker", "--metrics-port", str(worker_port)], env, tmp_path / "w.log")
         base = f"http://127.0.0.1:{api_port}"
         try:
-            wait_until(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "the API")
+            poll(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "the API")
 
             def livez(_: int) -> int:  # a new connection each time: both processes get some
                 with httpx.Client() as client:
@@ -109,15 +95,17 @@ def test_api_processes_and_a_worker_add_up(redis_server, tmp_path) -> None:
             job = httpx.post(
                 f"{base}/api/business-logic/analyze", json={"project_id": "p"}, headers=auth
             ).json()
-            done = wait_until(
-                lambda: (s := httpx.get(f"{base}{job['status_url']}", headers=auth).json())[
-                    "status"
-                ] in ("completed", "failed") and s,
+            done = poll(
+                lambda: (
+                    (s := httpx.get(f"{base}{job['status_url']}", headers=auth).json())["status"]
+                    in ("completed", "failed")
+                    and s
+                ),
                 60,
                 "the analysis",
             )
             assert done["status"] == "completed"
-            worker_scrape = wait_until(
+            worker_scrape = poll(
                 lambda: httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text, 30, "worker"
             )
             outcomes = samples(worker_scrape, "bl_worker_jobs_total")

@@ -31,22 +31,12 @@ from bizlogic.store.db import Database
 from bizlogic.store.tables import InsightRow, PatternRow, RuleRow
 from bizlogic.telemetry.metrics import Metrics
 from tests.conftest import fresh_pg_database
+from tests.polling import poll
 
 SECRET = "workers-" + "w" * 40
 BASE = "/api/business-logic"
 AUTH = {"Authorization": f"Bearer {create_token(SECRET, 'ops', 'system_admin')}"}
 FAST = {"BL_JOB_STALE_S": "3", "BL_JOB_HEARTBEAT_S": "0.5", "BL_RECONCILE_INTERVAL_S": "3600"}
-
-
-def poll(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.02)
 
 
 class Stack:
