@@ -263,3 +263,20 @@ def test_blocks_give_exactly_the_figures_of_parsing_every_line(tmp_path, monkeyp
     assert fast["malformed"]["count"] == 3  # cut short, garbage, numeric timestamp
     assert fast["performance"]["by_algorithm"]["x"]["started"] == 1  # spaced marker found
     assert fast["users"]["by_user"]["tz"] == 1
+
+
+def test_parallel_ranges_give_the_sequential_figures(logs, tmp_path, monkeypatch) -> None:
+    """Plain files split across worker processes: same figures, same malformed line numbers."""
+    import bizlogic.ops.logs as logs_module
+
+    live, _ = logs
+    with live.open("a") as handle:  # broken lines near the end too, so offsets matter
+        handle.write("not json\n\n" + '{"timestamp": "soon"}\n')
+    since = datetime(2026, 11, 20, tzinfo=UTC)
+    until = datetime(2026, 11, 23, tzinfo=UTC)
+    sequential = LogAnalyzer(since, until).feed_files(log_files(live), workers=1).report()
+    monkeypatch.setattr(logs_module, "PARALLEL_MIN_BYTES", 0)
+    for workers in (2, 3, 7):
+        parallel = LogAnalyzer(since, until).feed_files(log_files(live), workers=workers)
+        assert parallel.report() == sequential, workers
+    assert sequential["malformed"]["count"] == 6
