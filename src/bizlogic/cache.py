@@ -282,5 +282,5 @@ class RedisCache:
 def make_cache(settings: Settings, on_lookup: LookupHook | None = None) -> Cache:
     """Redis when configured (shared by every replica and worker), else in-process."""
     if settings.redis_url:
-        return RedisCache(settings.redis_url, on_lookup=on_lookup)
-    return MemoryCache(on_lookup=on_lookup)
+        return RedisCache(settings.redis_url, ttl_s=settings.cache_ttl_s, on_lookup=on_lookup)
+    return MemoryCache(ttl_s=settings.cache_ttl_s, on_lookup=on_lookup)

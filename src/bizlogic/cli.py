@@ -607,3 +607,7 @@ app.command("maintain")(maintain)
 from bizlogic.logs_cli import logs_app  # noqa: E402
 
 app.add_typer(logs_app, name="logs")
+
+from bizlogic.tune_cli import tune  # noqa: E402
+
+app.command("tune")(tune)

@@ -36,7 +36,10 @@ def _redis_settings():
 
 def worker(
     processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    threads: Annotated[int, typer.Option(min=1, help="Analyses at once per process.")] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Analyses at once per process (default: BL_WORKER_THREADS, 1)."),
+    ] = None,
     metrics_host: Annotated[
         str, typer.Option(help="Interface of the /metrics endpoint (0.0.0.0: all).")
     ] = "127.0.0.1",
@@ -67,6 +70,7 @@ def worker(
     settings = _redis_settings()
     from bizlogic.jobs.broker import QUEUE
 
+    threads = threads or settings.worker_threads
     argv = [
         sys.executable, "-m", "dramatiq", "bizlogic.jobs.worker",
         "--processes", str(processes), "--threads", str(threads), "--queues", QUEUE,

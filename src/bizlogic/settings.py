@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     log_backup_count: int = Field(default=5, ge=0)
     auto_migrate: bool = True
     max_upload_mb: int = Field(default=100, ge=1)
-    max_concurrent_analyses: int = Field(default=2, ge=1)
+    max_concurrent_analyses: int = Field(default=2, ge=1, le=256)
     max_user_analyses: int = Field(default=2, ge=1)  # per-user cap → 429 RATE_LIMITED
     analysis_timeout_s: float = Field(default=1800, gt=0)
     # A running job's worker writes a heartbeat every job_heartbeat_s; one silent for
@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     job_stale_s: float = Field(default=60, gt=0)
     job_max_attempts: int = Field(default=3, ge=1)
     reconcile_interval_s: float = Field(default=30, gt=0)  # Redis mode: DB vs broker check
+    # PostgreSQL connections each process keeps open (plus up to 10 more on demand).
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    cache_ttl_s: float = Field(default=300, gt=0, le=86_400)
+    worker_threads: int = Field(default=1, ge=1, le=64)  # analyses at once per worker process
     metrics_max_projects: int = Field(default=50, ge=1)
     collect_interval_s: int = Field(default=30, ge=1)
     retention_days: int = Field(default=30, ge=1)
@@ -100,4 +104,14 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The environment, then the tuner's overrides file for what the environment leaves unset."""
+    from bizlogic.ops.overrides import overrides_path, read_overrides
+
+    settings = Settings()
+    values = read_overrides(overrides_path(settings.data_dir))
+    unset = {name: value for name, value in values.items() if env_name(name) not in os.environ}
+    return Settings(**unset) if unset else settings
+
+
+def env_name(setting: str) -> str:
+    return f"BL_{setting.upper()}"

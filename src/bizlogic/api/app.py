@@ -89,7 +89,12 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.auto_migrate:
             migrations.upgrade(settings.effective_database_url)
-        db = Database(settings.effective_database_url)
+        db = Database(
+            settings.effective_database_url,
+            pool_size=settings.db_pool_size,
+            on_checkout=app_metrics.db_checkout,
+        )
+        app_metrics.db_pool_size.set(settings.db_pool_size)
         cache = make_cache(settings, app_metrics.cache_lookup)
         holder: dict[str, AppState] = {}
         runner: JobQueue

@@ -83,9 +83,7 @@ def _lower_priority() -> None:
 class InProcessRunner:
     """Runs ``execute(job_id, token)`` on at most ``max_workers`` threads."""
 
-    def __init__(
-        self, execute: Execute, max_workers: int, timeout_s: float | None = None
-    ) -> None:
+    def __init__(self, execute: Execute, max_workers: int, timeout_s: float | None = None) -> None:
         self._execute = execute
         self._timeout_s = timeout_s
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))

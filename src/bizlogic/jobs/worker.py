@@ -49,7 +49,11 @@ def job_context() -> JobContext:
             metrics = Metrics(settings.metrics_max_projects)
             _context = JobContext.from_settings(
                 settings,
-                Database(settings.effective_database_url),
+                Database(
+                    settings.effective_database_url,
+                    pool_size=settings.db_pool_size,
+                    on_checkout=metrics.db_checkout,
+                ),
                 metrics,
                 make_cache(settings, metrics.cache_lookup),
             )

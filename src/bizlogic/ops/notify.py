@@ -58,7 +58,6 @@ def send_alert(
     except RetryError as exc:
         last = exc.last_attempt.exception()
         raise DeliveryError(
-            f"webhook did not accept the alert after {ATTEMPTS} attempts: "
-            f"{last.__class__.__name__}"
+            f"webhook did not accept the alert after {ATTEMPTS} attempts: {last.__class__.__name__}"
         ) from None
     return attempts[0]

@@ -8,7 +8,7 @@ a failed request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,10 @@ from sqlalchemy.pool import NullPool
 
 # SQLite: how long a writer waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_S = 30.0
-PG_POOL_SIZE = 5
+PG_POOL_SIZE = 5  # the default of BL_DB_POOL_SIZE
 PG_MAX_OVERFLOW = 10
+APPLICATION_NAME = "bizlogic"  # how the tuner finds our connections in pg_stat_activity
+CheckoutHook = Callable[[bool], None]  # called with True when a checkout went past the pool
 PG_POOL_RECYCLE_S = 1800
 
 
@@ -73,7 +75,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def make_engine(url: str | URL, *, pooled: bool = True) -> Engine:
+def _count_checkouts(engine: Engine, on_checkout: CheckoutHook) -> None:
+    """Report each checkout, and whether it needed a connection beyond the pool's size
+    (an overflow connection, opened and closed for that one use): the tuner's evidence
+    that the pool is too small."""
+    pool = engine.pool
+
+    def checkout(_dbapi: Any, _record: Any, _proxy: Any) -> None:
+        size = pool.size() if hasattr(pool, "size") else 0
+        on_checkout(bool(size) and pool.checkedout() > size)  # type: ignore[attr-defined]
+
+    event.listen(engine, "checkout", checkout)
+
+
+def make_engine(
+    url: str | URL,
+    *,
+    pooled: bool = True,
+    pool_size: int = PG_POOL_SIZE,
+    on_checkout: CheckoutHook | None = None,
+) -> Engine:
     """An engine for ``url``; ``pooled=False`` for one-shot tools such as migrations."""
     parsed = normalize_url(url)
     options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
@@ -87,17 +108,21 @@ def make_engine(url: str | URL, *, pooled: bool = True) -> Engine:
             options["poolclass"] = NullPool
         engine = create_engine(parsed, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if pooled:
-        options.update(
-            pool_pre_ping=True,
-            pool_size=PG_POOL_SIZE,
-            max_overflow=PG_MAX_OVERFLOW,
-            pool_recycle=PG_POOL_RECYCLE_S,
-        )
     else:
-        options["poolclass"] = NullPool
-    return create_engine(parsed, **options)
+        options["connect_args"] = {"application_name": APPLICATION_NAME}
+        if pooled:
+            options.update(
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=PG_MAX_OVERFLOW,
+                pool_recycle=PG_POOL_RECYCLE_S,
+            )
+        else:
+            options["poolclass"] = NullPool
+        engine = create_engine(parsed, **options)
+    if on_checkout is not None:
+        _count_checkouts(engine, on_checkout)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -122,9 +147,18 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 class Database:
     """An engine and its session factory, created once per process from one URL."""
 
-    def __init__(self, url: str | URL, *, pooled: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pooled: bool = True,
+        pool_size: int = PG_POOL_SIZE,
+        on_checkout: CheckoutHook | None = None,
+    ) -> None:
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url, pooled=pooled)
+        self.engine = make_engine(
+            self.url, pooled=pooled, pool_size=pool_size, on_checkout=on_checkout
+        )
         self.sessions = make_session_factory(self.engine)
 
     @property

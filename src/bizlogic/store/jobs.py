@@ -140,8 +140,7 @@ def _transition(
     if result.rowcount != 1:
         holder = f" held by {job.worker_id}" if worker_id is not None else ""
         raise ConflictError(
-            f"job {job_id} is {job.status}{holder}; only {' or '.join(allowed)} jobs "
-            f"can be {verb}"
+            f"job {job_id} is {job.status}{holder}; only {' or '.join(allowed)} jobs can be {verb}"
         )
     return job
 

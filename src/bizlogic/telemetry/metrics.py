@@ -183,6 +183,19 @@ class Metrics:
             ("outcome",),
             registry=r,
         )
+        self.db_pool_checkouts = Counter(
+            "bl_db_pool_checkouts_total",
+            "Database connections taken from the pool, by whether one of the pool's own "
+            "connections served (pooled) or an extra one had to be opened (overflow).",
+            ("connection",),
+            registry=r,
+        )
+        self.db_pool_size = Gauge(
+            "bl_db_pool_size",
+            "Connections each process's database pool keeps (BL_DB_POOL_SIZE).",
+            registry=r,
+            multiprocess_mode="max",
+        )
         self.system = SystemGauges(r)
         self.http_requests = Counter(
             "bl_http_requests_total",
@@ -256,6 +269,10 @@ class Metrics:
             rate = self._cache_hits / (self._cache_hits + self._cache_misses)
             self.cache_hit_rate.set(rate)
         self.cache_requests.labels("hit" if hit else "miss").inc()
+
+    def db_checkout(self, overflow: bool) -> None:
+        """Pass as ``Database(on_checkout=...)``."""
+        self.db_pool_checkouts.labels("overflow" if overflow else "pooled").inc()
 
     def http_request(self, method: str, route: str, status: int, duration_s: float) -> None:
         """Record one HTTP request; ``route`` must be a template, never a raw path."""

@@ -1,0 +1,196 @@
+"""`bizlogic tune`: measure, recommend, and optionally apply bizlogic's own settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True)
+EXIT_BAD_INPUT = 2
+STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def default_metrics_url(health_url: str) -> str:
+    """The API's /metrics on the host and port of BL_HEALTH_URL."""
+    parts = urlsplit(health_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/metrics", "", ""))
+
+
+def tune(
+    output: Annotated[
+        Path | None, typer.Option(help="Also write the full report (JSON) to this file.")
+    ] = None,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Write the recommended bizlogic settings to the "
+            "overrides file (BL_DATA_DIR/tuning.env), after showing the diff.",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="With --apply: do not ask.")] = False,
+    metrics_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A /metrics endpoint to read (repeat for workers) "
+            "(default: the API's, from BL_HEALTH_URL)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Measure the system, database, cache and service; print prioritised recommendations.
+
+    Reads only, except --apply, which changes nothing but bizlogic's own
+    settings (BL_DB_POOL_SIZE, BL_CACHE_TTL_S, BL_WORKER_THREADS,
+    BL_MAX_CONCURRENT_ANALYSES) in BL_DATA_DIR/tuning.env, keeping a backup;
+    they take effect when the services restart. PostgreSQL, Redis and system
+    changes are recommended, never made.
+
+    Examples:
+
+      bizlogic tune
+
+      bizlogic tune --output tune.json --metrics-url http://127.0.0.1:9191/metrics
+
+      bizlogic tune --apply
+    """
+    from bizlogic.ops.overrides import OverridesError
+
+    if yes and not apply:
+        err.print("[bold red]error:[/] --yes: only meaningful with --apply")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if output is not None and output.is_dir():
+        err.print(f"[bold red]error:[/] --output: {output} is a directory")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        report, settings = gather_report(metrics_url)
+    except OverridesError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+    else:
+        print_report(report)
+    if apply:
+        apply_changes(report, settings, yes)
+
+
+def gather_report(metrics_urls: list[str] | None) -> tuple[dict[str, Any], Any]:
+    from bizlogic.ops import tune_facts as facts_mod
+    from bizlogic.ops.overrides import TUNABLE, overrides_path, read_overrides
+    from bizlogic.ops.tune_advice import advise
+    from bizlogic.settings import env_name, get_settings
+    from bizlogic.store.db import Database
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    urls = metrics_urls or [default_metrics_url(settings.health_url)]
+    texts: dict[str, str | Exception] = {}
+    for url in urls:
+        try:
+            texts[url] = facts_mod.fetch_metrics(url)
+        except Exception as exc:
+            texts[url] = exc
+    db = Database(settings.effective_database_url, pooled=False)
+    try:
+        facts = {
+            "system": facts_mod.system_facts(settings),
+            "database": facts_mod.database_facts(db),
+            "jobs": facts_mod.job_facts(db),
+            "cache": facts_mod.cache_facts(settings),
+            "application": facts_mod.application_facts(texts),
+        }
+    finally:
+        db.dispose()
+    path = overrides_path(settings.data_dir)
+    overrides = read_overrides(path)
+    report = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "embedded" if settings.embedded else "redis",
+        "settings": {
+            "overrides_file": str(path),
+            "values": {env_name(n): getattr(settings, n) for n in TUNABLE},
+            "from_overrides": sorted(env_name(n) for n in overrides),
+            "from_environment": sorted(env_name(n) for n in TUNABLE if env_name(n) in os.environ),
+        },
+        "facts": facts,
+        "recommendations": [r.as_dict() for r in advise(facts, settings)],
+    }
+    return report, settings
+
+
+def print_report(report: dict[str, Any]) -> None:
+    console = Console()
+    unavailable = {
+        name: f.get("reason") for name, f in report["facts"].items() if not f.get("available")
+    }
+    for name, reason in unavailable.items():
+        console.print(f"[yellow]{name}: not measured[/] — {reason}")
+    recommendations = report["recommendations"]
+    if not recommendations:
+        console.print("[green]No recommendations: every measured figure is within bounds.[/]")
+        return
+    table = Table(title=f"bizlogic tune ({report['mode']} mode)", show_lines=True)
+    table.add_column("priority")
+    table.add_column("finding: why, and the figures", ratio=3, overflow="fold")
+    table.add_column("change", ratio=1, overflow="fold")
+    for rec in recommendations:
+        change = rec["change"]
+        what = ""
+        if change:
+            what = f"{change['target']}: {change['setting']} = {change['value']}"
+            if change.get("current") is not None:
+                what += f" (now {change['current']})"
+            if rec["applicable"]:
+                what += "\n[green]--apply sets it[/]"
+        evidence = ", ".join(f"{k}={v}" for k, v in rec["evidence"].items())
+        table.add_row(
+            f"[{STYLE[rec['priority']]}]{rec['priority']}[/]\n{rec['area']}",
+            f"[bold]{rec['title']}[/]\n{rec['reason']}\n[dim]{evidence}[/]",
+            what,
+        )
+    console.print(table)
+
+
+def apply_changes(report: dict[str, Any], settings: Any, yes: bool) -> None:
+    from bizlogic.ops.overrides import diff, overrides_path, read_overrides, write
+
+    changes: dict[str, str] = {}
+    for rec in report["recommendations"]:  # highest priority first: it wins a setting
+        change = rec["change"]
+        if rec["applicable"] and change["name"] not in changes:
+            changes[change["name"]] = str(change["value"])
+    if not changes:
+        err.print("nothing to apply: no recommendation changes a bizlogic setting")
+        return
+    path = overrides_path(settings.data_dir)
+    current = read_overrides(path)
+    err.print(diff(path, current, changes), end="", markup=False, highlight=False)
+    shadowed = [n for n in changes if f"BL_{n.upper()}" in os.environ]
+    for name in shadowed:
+        err.print(
+            f"[yellow]warning:[/] BL_{name.upper()} is set in the environment, which takes "
+            "precedence over the overrides file: remove it there for this change to count"
+        )
+    if not yes:
+        if not sys.stdin.isatty():
+            err.print("[bold red]error:[/] --apply: not a terminal to confirm on; add --yes")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if not typer.confirm("Write these settings?", err=True):
+            err.print("nothing written")
+            raise typer.Exit(1)
+    backup = write(path, changes)
+    err.print(f"wrote {path}" + (f" (previous file kept as {backup})" if backup else ""))
+    err.print("the new values take effect when the bizlogic services restart")

@@ -1,0 +1,325 @@
+"""`bizlogic tune` against real conditions: a bloated table, a tiny pool under load, a
+crowded PostgreSQL, a cold and an expiring Redis cache, and --apply in embedded mode."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from prometheus_client import generate_latest
+from sqlalchemy import text
+
+from bizlogic.cache import RedisCache
+from bizlogic.ops.tune_advice import advise
+from bizlogic.ops.tune_facts import (
+    application_facts,
+    cache_facts,
+    database_facts,
+    usable_cpus,
+)
+from bizlogic.settings import Settings
+from bizlogic.store import migrations
+from bizlogic.store.db import Database
+from bizlogic.telemetry.metrics import Metrics
+from tests.conftest import PG_ADMIN_URL, fresh_pg_database
+from tests.polling import poll
+
+EXE = str(Path(sys.executable).with_name("bizlogic"))
+
+
+def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BL_")}
+    return {**env, "BL_DATA_DIR": str(data_dir), "COLUMNS": "200", **extra}
+
+
+def tune(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, "tune", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in report["recommendations"]}
+
+
+# -- a bloated table ---------------------------------------------------------------------
+
+
+def test_dead_rows_are_reported_until_maintenance_vacuums_them(tmp_path) -> None:
+    with fresh_pg_database("bl_tune") as (_, _, url):
+        migrations.upgrade(url)
+        db = Database(url, pooled=False)
+        settings = Settings(data_dir=tmp_path, database_url=url)
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE maintenance_runs SET (autovacuum_enabled = off)"))
+                conn.execute(
+                    text(
+                        "INSERT INTO maintenance_runs (kind, status, dry_run, started_at) "
+                        "SELECT 'bulk', 'ok', false, now() FROM generate_series(1, 5000)"
+                    )
+                )
+            with db.engine.begin() as conn:
+                conn.execute(text("DELETE FROM maintenance_runs WHERE id % 5 <> 0"))
+
+            def table(dead_at_least: int, dead_at_most: int) -> dict[str, Any] | None:
+                facts = database_facts(db)
+                row = next(t for t in facts["tables"] if t["table"] == "maintenance_runs")
+                return facts if dead_at_least <= row["dead"] <= dead_at_most else None
+
+            facts = poll(lambda: table(4000, 4000), 30, "the statistics to show 4000 dead rows")
+            bloat = {r.id: r for r in advise({"database": facts}, settings)}[
+                "table_bloat_maintenance_runs"
+            ]
+            assert bloat.evidence["dead_tuples"] == 4000
+            assert bloat.evidence["live_tuples"] == 1000
+            assert bloat.evidence["dead_share"] == 0.8
+            assert bloat.change["setting"] == "bizlogic maintain --only database"
+
+            done = subprocess.run(
+                [EXE, "maintain", "--only", "database"],
+                env=clean_env(tmp_path, BL_DATABASE_URL=url),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+            # the run's own record was inserted, then updated when it finished: one dead row
+            facts = poll(lambda: table(0, 1), 30, "VACUUM to clear the dead rows")
+            assert not [r for r in advise({"database": facts}, settings) if "bloat" in r.id]
+        finally:
+            db.dispose()
+
+
+# -- a tiny pool under load, then a crowded server -----------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log.open("ab")
+        self.process = subprocess.Popen(
+            [EXE, "serve", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        poll(self._alive, 60, "the server to start")
+
+    def _alive(self) -> bool:
+        assert self.process.poll() is None, "the server exited"
+        try:
+            return httpx.get(f"{self.url}/livez", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def metric(self, name: str) -> float:
+        for line in httpx.get(f"{self.url}/metrics", timeout=5).text.splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} not in /metrics")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self.log.close()
+
+
+def _hammer(server: Server, headers: dict[str, str], threads: int, each: int) -> None:
+    """Concurrent requests that each take a database connection (an unknown job: 404)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(_: int) -> list[int]:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+            return [client.get("/api/business-logic/jobs/none").status_code for _ in range(each)]
+
+    with ThreadPoolExecutor(threads) as pool:
+        statuses = [s for batch in pool.map(run, range(threads)) for s in batch]
+    assert statuses == [404] * threads * each
+
+
+def _expected_pool(evidence: dict[str, Any], max_connections: int, reserved: int) -> int:
+    current = evidence["pool_size"]
+    share = evidence["overflow_checkouts"] / evidence["checkouts"]
+    wanted = min(current + 10, max(current + 1, math.ceil(current / (1 - share))))
+    processes = max(1, round(evidence["our_connections"] / current))
+    return min(wanted, current + evidence["free_connections"] // processes)
+
+
+def test_tiny_pool_is_raised_by_apply_and_crowding_is_reported(tmp_path) -> None:
+    with fresh_pg_database("bl_tune") as (_, _, url):
+        data = tmp_path / "data"
+        env = clean_env(data, BL_DATABASE_URL=url)
+        server = Server({**env, "BL_DB_POOL_SIZE": "1"}, tmp_path / "server.log")
+        crowd: list[psycopg.Connection] = []
+        try:
+            assert server.metric("bl_db_pool_size") == 1
+            made = subprocess.run(
+                [EXE, "token", "create", "--user", "ops", "--role", "system_admin"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            headers = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+            _hammer(server, headers, threads=8, each=30)
+
+            metrics = f"{server.url}/metrics"
+            done = tune(env, "--json", "--metrics-url", metrics)
+            assert done.returncode == 0, done.stderr
+            report = json.loads(done.stdout)
+            db = report["facts"]["database"]
+            pool = by_id(report)["db_pool_too_small"]
+            evidence = pool["evidence"]
+            assert evidence["pool_size"] == 1 and evidence["checkouts"] >= 240
+            assert evidence["overflow_checkouts"] / evidence["checkouts"] >= 0.1
+            expected = _expected_pool(evidence, db["max_connections"], db["reserved_connections"])
+            assert expected > 1
+            assert pool["applicable"] and pool["change"]["setting"] == "BL_DB_POOL_SIZE"
+            assert (pool["change"]["current"], pool["change"]["value"]) == (1, expected)
+
+            applied = tune(env, "--apply", "--yes", "--metrics-url", metrics, "--json")
+            assert applied.returncode == 0, applied.stderr
+            assert "+BL_DB_POOL_SIZE=" in applied.stderr and "wrote " in applied.stderr
+            written = (data / "tuning.env").read_text()
+            [line] = [x for x in written.splitlines() if x.startswith("BL_DB_POOL_SIZE=")]
+            value = int(line.split("=")[1])
+            assert (
+                value == by_id(json.loads(applied.stdout))["db_pool_too_small"]["change"]["value"]
+            )
+            server.stop()  # the restarted service reads the overrides file
+            server = Server(env, tmp_path / "server.log")
+            assert server.metric("bl_db_pool_size") == value
+
+            # a crowded PostgreSQL: connections up to 85 % of what clients may use
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                limit = int(admin.execute("SHOW max_connections").fetchone()[0])
+                reserved = int(admin.execute("SHOW superuser_reserved_connections").fetchone()[0])
+                used = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                ).fetchone()[0]
+            needed = math.ceil(0.85 * (limit - reserved)) - used
+            if needed > 400:
+                pytest.skip(f"max_connections={limit}: too many connections to open for a test")
+            crowd = [psycopg.connect(url.replace("+psycopg", "")) for _ in range(needed)]
+            _hammer(server, headers, threads=8, each=30)
+            crowded = tune(env, "--json")  # default metrics URL: BL_HEALTH_URL's host
+            report = json.loads(crowded.stdout)
+            assert report["facts"]["application"]["available"] is False
+            near = by_id(report)["db_connections_near_limit"]
+            facts = report["facts"]["database"]
+            assert near["priority"] == "high" and not near["applicable"]
+            assert facts["connections"] >= used + needed - 1  # the tuner's own is left out
+            assert near["change"]["value"] == math.ceil(facts["connections"] / 0.6) + reserved
+        finally:
+            for conn in crowd:
+                conn.close()
+            server.stop()
+
+
+# -- Redis: a cold cache, then entries that expire before they are read again ---------------
+
+
+def test_cold_and_expiring_cache(redis_server, tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url=redis_server.url, cache_ttl_s=0.2)
+    metrics = Metrics(50)
+    cache = RedisCache(redis_server.url, ttl_s=settings.cache_ttl_s, on_lookup=metrics.cache_lookup)
+
+    def figures() -> dict[str, Any]:
+        ours = application_facts({"api": generate_latest(metrics.registry).decode()})
+        return {"cache": cache_facts(settings), "application": ours}
+
+    keys = [cache.key("p", "rules", {"page": n}) for n in range(150)]
+    assert all(cache.get_raw(k) is None for k in keys)  # 150 first reads: all miss
+    facts = figures()
+    assert facts["application"]["cache"] == {"hits": 0, "misses": 150}
+    [cold] = [r for r in advise(facts, settings) if r.id.startswith("cache_")]
+    assert cold.id == "cache_cold" and not cold.applicable
+    assert (cold.evidence["hit_rate"], cold.evidence["source"]) == (0.0, "bizlogic counters")
+
+    for k in keys:
+        cache.set(k, {"rules": []})
+    client = redis_server.client()
+    poll(lambda: client.info("stats")["expired_keys"] >= 150, 30, "the entries to expire")
+    assert all(cache.get_raw(k) is None for k in keys)  # asked for again: expired
+    facts = figures()
+    recs = {r.id: r for r in advise(facts, settings)}
+    ttl = recs["cache_ttl_too_short"]
+    assert ttl.evidence["expired_keys"] == facts["cache"]["expired_keys"] >= 150
+    assert (ttl.evidence["hits"], ttl.evidence["misses"]) == (0, 300)
+    assert ttl.change == {
+        "target": "bizlogic",
+        "setting": "BL_CACHE_TTL_S",
+        "name": "cache_ttl_s",
+        "current": 0.2,
+        "value": 0.4,
+    }
+    assert recs["redis_no_maxmemory"].change["target"] == "redis"
+
+    client.config_set("maxmemory", "100mb")
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    policy = {r.id: r for r in advise(figures(), settings)}
+    assert policy["redis_eviction_policy"].change["value"] == "volatile-lru"
+    assert "redis_no_maxmemory" not in policy
+    cache.close()
+
+
+# -- embedded mode from the command line ------------------------------------------------------
+
+
+def test_embedded_cli_recommends_applies_and_refuses_bad_input(tmp_path) -> None:
+    data = tmp_path / "data"
+    env = clean_env(data, BL_HEALTH_URL=f"http://127.0.0.1:{_free_port()}/readyz")
+    assert subprocess.run([EXE, "db", "upgrade"], env=env, capture_output=True).returncode == 0
+    cpus = max(1, math.floor(usable_cpus()))
+    overrides = data / "tuning.env"
+    overrides.write_text(f"BL_MAX_CONCURRENT_ANALYSES={cpus + 2}\n")
+
+    done = tune(env, "--output", str(tmp_path / "out" / "report.json"))
+    assert done.returncode == 0, done.stderr
+    assert "More analyses at once than CPUs" in done.stdout
+    assert "application: not measured" in done.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["mode"] == "embedded" and report["facts"]["database"]["dialect"] == "sqlite"
+    assert report["settings"]["from_overrides"] == ["BL_MAX_CONCURRENT_ANALYSES"]
+    rec = by_id(report)["analyses_exceed_cpus"]
+    assert (rec["change"]["current"], rec["change"]["value"]) == (cpus + 2, cpus)
+
+    refused = tune(env, "--apply")  # stdin is not a terminal
+    assert refused.returncode == 2 and "add --yes" in refused.stderr
+    assert overrides.read_text() == f"BL_MAX_CONCURRENT_ANALYSES={cpus + 2}\n"
+
+    shadowed = tune({**env, "BL_MAX_CONCURRENT_ANALYSES": str(cpus + 2)}, "--apply", "--yes")
+    assert shadowed.returncode == 0
+    assert "is set in the environment" in shadowed.stderr
+    assert f"-BL_MAX_CONCURRENT_ANALYSES={cpus + 2}" in shadowed.stderr
+    assert f"+BL_MAX_CONCURRENT_ANALYSES={cpus}" in shadowed.stderr
+    assert f"BL_MAX_CONCURRENT_ANALYSES={cpus}\n" in overrides.read_text()
+    [backup] = data.glob("tuning.env.*.bak")
+    assert backup.read_text() == f"BL_MAX_CONCURRENT_ANALYSES={cpus + 2}\n"
+
+    again = tune(env, "--apply", "--yes", "--json")
+    assert "analyses_exceed_cpus" not in by_id(json.loads(again.stdout))
+    assert "nothing to apply" in again.stderr
+
+    assert tune(env, "--yes").returncode == 2
+    overrides.write_text("BL_REDIS_URL=redis://elsewhere\n")
+    bad = tune(env)
+    assert bad.returncode == 2
+    assert f"{overrides}: line 1: BL_REDIS_URL cannot be set here" in " ".join(bad.stderr.split())
