@@ -62,6 +62,13 @@ def main(
     if version:
         typer.echo(__version__)
         raise typer.Exit()
+    from bizlogic.ops.overrides import OverridesError
+    from bizlogic.settings import get_settings
+
+    try:
+        get_settings()  # a broken tuning.env is named here, not as a traceback later
+    except OverridesError as exc:
+        raise _fail(str(exc), 2) from None
 
 
 @app.command()
