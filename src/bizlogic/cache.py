@@ -18,7 +18,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import orjson
@@ -284,3 +284,17 @@ def make_cache(settings: Settings, on_lookup: LookupHook | None = None) -> Cache
     if settings.redis_url:
         return RedisCache(settings.redis_url, ttl_s=settings.cache_ttl_s, on_lookup=on_lookup)
     return MemoryCache(ttl_s=settings.cache_ttl_s, on_lookup=on_lookup)
+
+
+def unlink_in_batches(client: redis.Redis, keys: Iterable[bytes], batch: int = 1000) -> int:
+    """UNLINK ``keys`` (freed in the background by Redis) ``batch`` at a time; returns how
+    many existed. Callers find the keys with SCAN, never KEYS, so Redis never blocks."""
+    removed, pending = 0, []
+    for key in keys:
+        pending.append(key)
+        if len(pending) == batch:
+            removed += int(client.unlink(*pending))
+            pending = []
+    if pending:
+        removed += int(client.unlink(*pending))
+    return removed

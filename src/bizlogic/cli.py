@@ -618,3 +618,7 @@ app.add_typer(logs_app, name="logs")
 from bizlogic.tune_cli import tune  # noqa: E402
 
 app.command("tune")(tune)
+
+from bizlogic.recover_cli import recover_app  # noqa: E402
+
+app.add_typer(recover_app, name="recover")

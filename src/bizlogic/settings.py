@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     health_url: str = "http://127.0.0.1:8000/readyz"  # polled after a restart
     webhook_token: SecretStr | None = None
     recovery_mode: Literal["dry-run", "act"] = "dry-run"
+    # Auto-recovery (docs/operations.md "Auto-recovery"): how often the watcher looks, how
+    # many checks in a row a failure must persist, and the limits on acting.
+    recovery_interval_s: float = Field(default=15, gt=0)
+    recovery_confirmations: int = Field(default=3, ge=1)
+    recovery_budget: int = Field(default=3, ge=1)  # actions per failure type per window
+    recovery_budget_window_s: float = Field(default=1800, gt=0)
+    recovery_backoff_s: float = Field(default=30, ge=0)  # doubled after every attempt
+    recovery_verify_timeout_s: float = Field(default=60, gt=0)
+    recovery_max_targets: int = Field(default=2, ge=1)  # processes one kill may terminate
+    recovery_memory_percent: float = Field(default=90, gt=0, le=100)
+    recovery_cpu_percent: float = Field(default=95, gt=0, le=100)
+    recovery_chains: str = ""  # "failure_type=action,action;…" replacing default chains
+    recovery_alerts: str = ""  # "AlertName=failure_type;…" added to the default mapping
+    recovery_restart_units: str = ""  # "failure_type=unit,unit;…"; else BL_SERVICE_UNITS
+    recovery_scale_units: str = ""  # extra worker units scale_up may start, in order
 
     @field_validator(
         "database_url",

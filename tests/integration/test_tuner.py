@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,19 +28,11 @@ from bizlogic.store.db import Database
 from bizlogic.telemetry.metrics import Metrics
 from tests.conftest import PG_ADMIN_URL, fresh_pg_database
 from tests.polling import poll
-
-EXE = str(Path(sys.executable).with_name("bizlogic"))
-
-
-def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BL_")}
-    return {**env, "BL_DATA_DIR": str(data_dir), "COLUMNS": "200", **extra}
+from tests.servers import EXE, Server, bizlogic, clean_env, free_port
 
 
 def tune(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [EXE, "tune", *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return bizlogic(env, "tune", *args)
 
 
 def by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -101,44 +89,6 @@ def test_dead_rows_are_reported_until_maintenance_vacuums_them(tmp_path) -> None
 
 
 # -- a tiny pool under load, then a crowded server -----------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("ab")
-        self.process = subprocess.Popen(
-            [EXE, "serve", "--port", str(self.port)],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        poll(self._alive, 60, "the server to start")
-
-    def _alive(self) -> bool:
-        assert self.process.poll() is None, "the server exited"
-        try:
-            return httpx.get(f"{self.url}/livez", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def metric(self, name: str) -> float:
-        for line in httpx.get(f"{self.url}/metrics", timeout=5).text.splitlines():
-            if line.startswith(f"{name} "):
-                return float(line.split()[1])
-        raise AssertionError(f"{name} not in /metrics")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self.log.close()
 
 
 def _hammer(server: Server, headers: dict[str, str], threads: int, each: int) -> None:
@@ -285,7 +235,7 @@ def test_cold_and_expiring_cache(redis_server, tmp_path) -> None:
 
 def test_embedded_cli_recommends_applies_and_refuses_bad_input(tmp_path) -> None:
     data = tmp_path / "data"
-    env = clean_env(data, BL_HEALTH_URL=f"http://127.0.0.1:{_free_port()}/readyz")
+    env = clean_env(data, BL_HEALTH_URL=f"http://127.0.0.1:{free_port()}/readyz")
     assert subprocess.run([EXE, "db", "upgrade"], env=env, capture_output=True).returncode == 0
     cpus = max(1, math.floor(usable_cpus()))
     overrides = data / "tuning.env"

@@ -43,6 +43,8 @@ ADDITIONS = {
     "bl_cache_requests": ("counter", {"result"}),
     "bl_jobs": ("counter", {"status"}),
     "bl_worker_jobs": ("counter", {"outcome"}),
+    "bl_db_pool_checkouts": ("counter", {"connection"}),
+    "bl_db_pool_size": ("gauge", set()),
     "bl_build_info": ("gauge", {"version"}),
     "bl_http_requests": ("counter", {"method", "route", "status"}),
     "bl_http_request_duration_seconds": ("histogram", {"method", "route"}),

@@ -24,6 +24,7 @@ from bizlogic.api.routes import (
     apply,
     health,
     records,
+    recovery,
     reports,
     results,
     rules_import,
@@ -35,6 +36,7 @@ from bizlogic.jobs.execute import execute_job
 from bizlogic.jobs.queue import BrokerQueue
 from bizlogic.jobs.reconcile import reconcile
 from bizlogic.jobs.runner import InProcessRunner
+from bizlogic.ops.recovery.config import RecoveryConfig
 from bizlogic.settings import Settings, get_settings
 from bizlogic.store import migrations
 from bizlogic.store.db import Database
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        app.state.recovery_config = RecoveryConfig.from_settings(settings)  # fails on bad config
         if settings.auto_migrate:
             migrations.upgrade(settings.effective_database_url)
         db = Database(
@@ -138,7 +141,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
 
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=app_metrics)
-    routers = (health, records, analysis, results, reports, apply, rules_import)
+    routers = (health, records, analysis, results, reports, apply, rules_import, recovery)
     for router in (module.router for module in routers):
         app.include_router(router)
     return app

@@ -31,7 +31,6 @@ import fcntl
 import logging
 import re
 import shlex
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -39,12 +38,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 import redis
 from sqlalchemy import and_, delete, func, or_, select, text
 
+from bizlogic.cache import unlink_in_batches
 from bizlogic.ops.notify import DeliveryError, alert_payload, send_alert
+from bizlogic.ops.services import restart_commands, run_command, split_units, wait_healthy
 from bizlogic.settings import Settings
 from bizlogic.store import clock
 from bizlogic.store.db import Database
@@ -225,10 +225,7 @@ class Maintenance:
                 values = client.mget([f"bl:{p}:version" for p in projects])
                 current = {p: int(v or 0) for p, v in zip(projects, values, strict=True)}
             doomed = [key for key, project, version in candidates if version < current[project]]
-        removed = 0
-        if not self.dry_run:
-            for start in range(0, len(doomed), BATCH):
-                removed += int(client.unlink(*doomed[start : start + BATCH]))
+        removed = 0 if self.dry_run else unlink_in_batches(client, doomed)
         return {
             "scanned": scanned,
             "mode": "flush" if self.flush_cache else "obsolete versions",
@@ -368,43 +365,25 @@ class Maintenance:
         return "ok", details
 
     def _restart(self) -> tuple[str, dict[str, Any]]:
-        units = [u.strip() for u in self.settings.service_units.split(",") if u.strip()]
+        units = split_units(self.settings.service_units)
         if not units:
             return "skipped", {"reason": "BL_SERVICE_UNITS is empty"}
-        commands = [self._restart_command(unit) for unit in units]
+        commands = restart_commands(units, self.settings.restart_command)
         if self.dry_run:
             return "ok", {"would_run": [shlex.join(c) for c in commands]}
         ran = []
         for command in commands:  # an argument list: no shell, no interpolation
-            done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-            ran.append({"command": shlex.join(command), "exit_code": done.returncode})
-            if done.returncode != 0:
-                self._restart_alert(f"restart command failed: {shlex.join(command)}")
-                return "failed", {"ran": ran, "stderr": done.stderr[-500:]}
-        healthy, waited = self._wait_healthy()
+            done = run_command(command)
+            ran.append({"command": done.command, "exit_code": done.exit_code})
+            if not done.ok:
+                self._restart_alert(f"restart command failed: {done.command}")
+                return "failed", {"ran": ran, "stderr": done.stderr}
+        healthy, waited = wait_healthy(self.settings.health_url, self.health_timeout_s)
         details = {"ran": ran, "healthy": healthy, "waited_s": round(waited, 1)}
         if not healthy:
             self._restart_alert(f"not healthy {waited:.0f} s after the restart")
             return "failed", details
         return "ok", details
-
-    def _restart_command(self, unit: str) -> list[str]:
-        configured = self.settings.restart_command
-        if not configured:
-            return ["systemctl", "restart", unit]
-        return [part.replace("{unit}", unit) for part in shlex.split(configured)]
-
-    def _wait_healthy(self) -> tuple[bool, float]:
-        started = time.monotonic()
-        while True:
-            try:
-                if httpx.get(self.settings.health_url, timeout=2).status_code == 200:
-                    return True, time.monotonic() - started
-            except httpx.HTTPError:
-                pass  # still starting
-            if time.monotonic() - started > self.health_timeout_s:
-                return False, time.monotonic() - started
-            time.sleep(0.5)
 
     def _restart_alert(self, summary: str) -> None:
         if self.settings.alert_webhook_url:

@@ -129,8 +129,10 @@ def _postgres(conn: Any) -> Facts:
         "reserved_connections": int(scalar("SHOW superuser_reserved_connections")),
         "shared_buffers": scalar("SHOW shared_buffers"),
         "connections": int(
-            scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
-                "AND pid <> pg_backend_pid()")
+            scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()"
+            )
         ),
         "our_connections": int(
             scalar(

@@ -109,7 +109,8 @@ def make_engine(
         engine = create_engine(parsed, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        options["connect_args"] = {"application_name": APPLICATION_NAME}
+        # A server that does not answer fails a connection in 10 s instead of hanging.
+        options["connect_args"] = {"application_name": APPLICATION_NAME, "connect_timeout": 10}
         if pooled:
             options.update(
                 pool_pre_ping=True,

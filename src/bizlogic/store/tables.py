@@ -408,12 +408,16 @@ class RecoveryEvent(Base):
     __table_args__ = (
         Index("idx_recovery_events_created", "created_at"),
         Index("idx_recovery_events_action_created", "action", "created_at"),
+        Index("idx_recovery_events_type_created", "failure_type", "created_at"),
+        Index("uq_recovery_events_dedup_key", "dedup_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    source: Mapped[str] = mapped_column(String(32))  # e.g. alertmanager, watch, manual
+    source: Mapped[str] = mapped_column(String(32))  # the trigger: detector, alertmanager, manual
+    failure_type: Mapped[str | None] = mapped_column(String(64))
+    dedup_key: Mapped[str | None] = mapped_column(String(320))  # alerts: fingerprint|startsAt|state
     alert_name: Mapped[str | None] = mapped_column(String(255))
     fingerprint: Mapped[str | None] = mapped_column(String(255))
     severity: Mapped[str | None] = mapped_column(String(32))

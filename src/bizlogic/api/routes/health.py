@@ -14,6 +14,7 @@ from sqlalchemy import text
 from bizlogic import __version__
 from bizlogic.api.state import AppState, app_state
 from bizlogic.ops.maintenance import maintenance_metric_families
+from bizlogic.ops.recovery.history import recovery_metric_families
 
 router = APIRouter()
 DB_TIMEOUT_S = 2.0
@@ -89,7 +90,11 @@ async def health(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse
 @router.get("/metrics", tags=["health"])
 async def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
     def scrape_time_families() -> list[Any]:
-        return [*state.runner.metric_families(), *maintenance_metric_families(state.db)]
+        return [
+            *state.runner.metric_families(),
+            *maintenance_metric_families(state.db),
+            *recovery_metric_families(state.db),
+        ]
 
     payload, content_type = await asyncio.to_thread(state.metrics.render, scrape_time_families)
     return Response(payload, media_type=content_type)
