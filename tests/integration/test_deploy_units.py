@@ -17,6 +17,7 @@ UNITS = [
     "bizlogic-worker@.service",
     "bizlogic-maintain.service",
     "bizlogic-maintain.timer",
+    "bizlogic-recover.service",
 ]
 
 
