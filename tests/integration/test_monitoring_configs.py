@@ -1,5 +1,5 @@
 """Prometheus and Alertmanager configurations pass their own tools, and alerts route as
-documented: everything to the admins, critical ones also to the service's webhook."""
+documented: everything to the admins, bizlogic's own alerts also to its webhook."""
 
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ def test_alertmanager_config_is_valid() -> None:
     [
         (["alertname=BusinessLogicServiceDown", "severity=critical"], "admin,bizlogic-recovery"),
         (["alertname=BusinessLogicHighErrorRate", "severity=critical"], "admin,bizlogic-recovery"),
-        (["alertname=BusinessLogicHighCPUUsage", "severity=warning"], "admin"),
+        (["alertname=BusinessLogicHighCPUUsage", "severity=warning"], "admin,bizlogic-recovery"),
+        (["alertname=BusinessLogicHighMemoryUsage", "severity=warning"], "admin,bizlogic-recovery"),
+        (["alertname=NodeFilesystemFull", "severity=critical"], "admin"),
         (["alertname=SomethingElse"], "admin"),
     ],
 )

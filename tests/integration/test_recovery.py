@@ -369,33 +369,33 @@ JWT = "recovery-jwt-" + "s" * 40
 
 def alertmanager_payload(
     status: str = "firing",
-    name: str = "BusinessLogicHighMemoryUsage",
+    name: str = "BusinessLogicCollectorSourceDown",
     fingerprint: str = "3f2a9c0d1e5b7a64",
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What Alertmanager 0.2x POSTs to a webhook receiver (payload version 4)."""
+    labels = {
+        "alertname": name,
+        "severity": "warning",
+        "instance": "api-1:8000",
+        "job": "business_logic",
+        **({"source": "redis"} if labels is None else labels),
+    }
     return {
         "receiver": "bizlogic-recovery",
         "status": status,
         "version": "4",
-        "groupKey": '{}/{severity="critical"}:' + f'{{alertname="{name}"}}',
+        "groupKey": '{}/{alertname=~"BusinessLogic.+"}:' + f'{{alertname="{name}"}}',
         "truncatedAlerts": 0,
         "groupLabels": {"alertname": name},
-        "commonLabels": {"alertname": name},
+        "commonLabels": labels,
         "commonAnnotations": {},
         "externalURL": "http://alertmanager:9093",
         "alerts": [
             {
                 "status": status,
-                "labels": {
-                    "alertname": name,
-                    "severity": "critical",
-                    "instance": "api-1:8000",
-                    "job": "business_logic",
-                },
-                "annotations": {
-                    "summary": "Memory above 85 %",
-                    "runbook_url": "docs/runbooks/x.md",
-                },
+                "labels": labels,
+                "annotations": {"summary": "a collector source is down", "runbook_url": "x.md"},
                 "startsAt": "2026-11-28T10:00:00.123456789Z",
                 "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-28T10:20:00Z",
                 "generatorURL": "http://prometheus:9090/graph?g0.expr=x",
@@ -412,6 +412,9 @@ def test_alertmanager_payload_acts_once_and_is_authenticated(tmp_path):
         database_url=f"sqlite:///{data / 'bizlogic.db'}",
         jwt_secret=JWT,
         webhook_token=WEBHOOK_TOKEN,
+        redis_url="redis://127.0.0.1:1/0",  # nobody there: the alert is confirmed here
+        recovery_restart_units="redis_connection=redis-server.service",
+        restart_command="redis-server --port 6399 --daemonize yes",  # dry-run: never runs
     )
     hook = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
     with TestClient(create_app(settings, metrics=Metrics(50))) as client:
@@ -438,13 +441,15 @@ def test_alertmanager_payload_acts_once_and_is_authenticated(tmp_path):
         db = client.app.state.bl.db
         recovery = Recovery(settings, db)
         [outcome] = process_pending(recovery)
-        assert outcome.failure_type == "high_memory_usage" and outcome.dry_run
-        acted = events(db, trigger="alertmanager", failure_type="high_memory_usage")
-        actions = [(e["action"], e["fingerprint"]) for e in acted if e["action"]]
+        assert outcome.failure_type == "redis_connection" and outcome.dry_run
+        acted = events(db, trigger="alertmanager", failure_type="redis_connection")
+        actions = [(e["action"], e["outcome"], e["fingerprint"]) for e in acted if e["action"]]
         assert actions == [
-            ("clear_cache", "3f2a9c0d1e5b7a64"),
-            ("kill_processes", "3f2a9c0d1e5b7a64"),
+            ("clear_cache", "refused", "3f2a9c0d1e5b7a64"),
+            ("restart_service", "dry_run", "3f2a9c0d1e5b7a64"),
         ]
+        [plan] = [e["context"]["plan"] for e in acted if e["action"] == "restart_service"]
+        assert plan["commands"] == ["redis-server --port 6399 --daemonize yes"]
 
         again = client.post(f"{BASE}/alerts", json=alertmanager_payload(), headers=hook)
         assert again.status_code == 200 and again.json()["duplicates"] == 1
@@ -465,6 +470,19 @@ def test_alertmanager_payload_acts_once_and_is_authenticated(tmp_path):
         [handled] = events(db, action=None, outcome="handled")
         assert handled["context"]["outcome"]["status"] == "planned"
 
+        # memory is far below the threshold here: the alert is recorded, nothing is done
+        memory = alertmanager_payload(
+            name="BusinessLogicHighMemoryUsage", fingerprint="bb", labels={}
+        )
+        assert client.post(f"{BASE}/alerts", json=memory, headers=hook).json()["pending"] == 1
+        [unconfirmed] = process_pending(recovery)
+        assert unconfirmed.status == "unconfirmed"
+        rows = events(db, failure_type="high_memory_usage")
+        assert [(e["action"], e["outcome"]) for e in rows] == [
+            (None, "handled"),
+            (None, "unconfirmed"),
+        ]
+
         admin = {"Authorization": f"Bearer {create_token(JWT, 'ops', 'system_admin')}"}
         shown = client.get(f"{BASE}/recovery/history?hours=1", headers=admin).json()
         assert [e["id"] for e in shown["events"]] == sorted(
@@ -473,7 +491,7 @@ def test_alertmanager_payload_acts_once_and_is_authenticated(tmp_path):
         assert client.get(f"{BASE}/recovery/history?hours=0", headers=admin).status_code == 422
         metrics = client.get("/metrics").text
         assert (
-            'bl_recovery_actions_total{action="clear_cache",failure_type="high_memory_usage",'
+            'bl_recovery_actions_total{action="clear_cache",failure_type="redis_connection",'
             'outcome="refused"} 1.0'
         ) in metrics
         assert "bl_recovery_paused 0.0" in metrics
@@ -481,7 +499,7 @@ def test_alertmanager_payload_acts_once_and_is_authenticated(tmp_path):
     unset = Settings(data_dir=data, database_url=settings.database_url, jwt_secret=JWT)
     with TestClient(create_app(unset, metrics=Metrics(50))) as client:
         off = client.post(f"{BASE}/alerts", json=alertmanager_payload(), headers=hook)
-        assert off.status_code == 503 and "BL_WEBHOOK_TOKEN" in off.json()["error"]["message"]
+        assert off.status_code == 401 and "BL_WEBHOOK_TOKEN" in off.json()["error"]["message"]
 
 
 # -- pause and the leader lock ---------------------------------------------------------------------

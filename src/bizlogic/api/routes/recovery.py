@@ -32,11 +32,12 @@ MAX_HOURS = 24 * 366
 
 def _check_webhook_secret(state: AppState, authorization: str | None) -> None:
     secret = state.settings.webhook_token
-    if secret is None:
+    if secret is None:  # 4xx, not 5xx: Alertmanager must not retry what cannot succeed
         raise ApiError(
-            503,
-            ErrorCode.SERVICE_UNAVAILABLE,
+            401,
+            ErrorCode.UNAUTHORIZED,
             "the alert webhook is disabled: BL_WEBHOOK_TOKEN is not set",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(

@@ -3,6 +3,7 @@ would do, which is all a dry run records — and a run that does that and nothin
 
 * ``restart_service`` restarts the units configured for the failure type
   (``systemctl restart UNIT``, or ``BL_RESTART_COMMAND``: an argument list, no shell);
+  for a database or Redis failure only a configured server unit, never bizlogic's own;
 * ``clear_cache``     SCAN + UNLINK of ``bl:`` keys, never another prefix;
 * ``kill_processes``  cancels the offending analyses and terminates the worker
   processes that run them, found by the PID their job records hold — never by name;
@@ -41,6 +42,9 @@ from bizlogic.store.tables import AnalysisJob
 
 WORKER_MODULE = "bizlogic.jobs.worker"  # in the command line of every Dramatiq worker of ours
 TERMINATE_GRACE_S = 5.0
+# The checks of these open a fresh connection: when they fail, the server is unreachable
+# from this host, and restarting bizlogic's processes (new pools) cannot change that.
+SERVER_FAILURES = ("database_connection", "redis_connection")
 SCAN_BATCH = 1000
 
 
@@ -77,6 +81,12 @@ def plan_restart(ctx: ActionContext) -> dict[str, Any]:
         raise Refused("systemctl is not available and BL_RESTART_COMMAND is not set")
     commands = restart_commands(units, command)
     ours = set(split_units(ctx.settings.service_units))
+    if ctx.failure_type in SERVER_FAILURES and set(units) <= ours:
+        raise Refused(
+            f"the watcher cannot reach the server itself: restarting bizlogic's own units "
+            f"cannot fix that; name the server's unit in BL_RECOVERY_RESTART_UNITS "
+            f"({ctx.failure_type}=UNIT) to restart it"
+        )
     return {
         "commands": [shlex.join(c) for c in commands],
         "units": units,

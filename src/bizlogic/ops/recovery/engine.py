@@ -1,6 +1,8 @@
 """One failure through its action chain, under the safeguards.
 
-In order: the kill switch (``bizlogic recover pause``); the budget (at most
+An alert from Alertmanager is first confirmed by this process's own check of
+the failure type (it may concern another host, or be over): unconfirmed, nothing
+is done. Then, in order: the kill switch (``bizlogic recover pause``); the budget (at most
 ``BL_RECOVERY_BUDGET`` repairing actions per failure type in
 ``BL_RECOVERY_BUDGET_WINDOW_S``, after which a person is notified once and
 recovery stops acting on that type until the window moves on); exponential
@@ -40,7 +42,8 @@ VERIFY_INTERVAL_S = 0.5
 class Outcome:
     failure_type: str
     dry_run: bool
-    status: str  # resolved, unresolved, escalated, suppressed, deferred, paused, planned
+    # resolved, unresolved, escalated, suppressed, deferred, paused, planned, unconfirmed
+    status: str
     detail: str = ""
     events: list[int] = field(default_factory=list)
 
@@ -89,7 +92,9 @@ class Recovery:
         base = {"source": trigger, "failure_type": failure_type, "dry_run": dry, **(alert or {})}
 
         def note(action: str | None, status: str, **fields: Any) -> int | None:
-            event = history.record(self.db, **base, action=action, status=status, **fields)
+            event = history.record(
+                self.db, **base, action=action, status=status, created_at=self.now(), **fields
+            )
             if event is not None:
                 outcome.events.append(event)
             return event
@@ -118,6 +123,11 @@ class Recovery:
                     note(None, "deferred", details={"until": ready.isoformat()})
                 return self._done(outcome, "deferred", f"backing off until {ready.isoformat()}")
         observation = observation or self.checker.check(failure_type)
+        if trigger == "alertmanager" and not observation.failing:
+            # The alert may be about another host, or already over: act only on what this
+            # process can see failing, so that the fix can also be verified here.
+            note(None, "unconfirmed", details={"observation": observation.details})
+            return self._done(outcome, "unconfirmed", "the check does not confirm the alert")
         notified = False
         for action in self.config.chains[failure_type]:
             impl = REGISTRY[action]
