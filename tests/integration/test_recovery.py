@@ -249,11 +249,20 @@ def test_runaway_analysis_is_cancelled_and_only_its_worker_terminated(redis_serv
                 "BL_JOB_HEARTBEAT_S": "0.5",
                 "BL_JOB_STALE_S": "1",
             }
-            watch = watcher_env(
-                data, redis_server.url, BL_DATABASE_URL=url, BL_RECOVERY_MODE="act", **limits
-            )
-            watcher = WatcherProcess(watch, tmp_path / "watch.log")
             db = Database(url, pooled=False)
+            watch = watcher_env(data, redis_server.url, BL_DATABASE_URL=url, **limits)
+            # dry-run first: it names the job and the process, and touches neither
+            planned = bizlogic(watch, "recover", "run", "algorithm_timeout", "--json")
+            assert planned.returncode == 0, planned.stderr
+            assert json.loads(planned.stdout)["status"] == "planned"
+            [dry] = events(db, action="kill_processes", outcome="dry_run")
+            assert dry["context"]["plan"]["terminate_pids"] == [runaway_pid]
+            assert psutil.Process(runaway_pid).is_running()
+            still = httpx.get(f"{server.url}{BASE}/jobs/{job['job_id']}", headers=headers)
+            assert still.json()["status"] == "running"
+
+            watch["BL_RECOVERY_MODE"] = "act"
+            watcher = WatcherProcess(watch, tmp_path / "watch.log")
             try:
                 [kill] = poll(
                     lambda: events(db, action="kill_processes", outcome="succeeded"),
