@@ -88,27 +88,26 @@ class Watcher:
             if observation.failing and self.streaks[failure_type] >= needed:
                 outcomes.append(self._detected(failure_type, observation, first=before < needed))
             elif not observation.failing and before >= needed:
-                history.record(
-                    self.recovery.db,
-                    source="detector",
-                    failure_type=failure_type,
-                    status="cleared",
-                    dry_run=self.recovery.dry_run(),
-                    details=observation.details,
-                )
+                self._record(failure_type, "cleared", observation.details)
         for outcome in outcomes:
             self.on_outcome(outcome)
         return outcomes
 
+    def _record(self, failure_type: str, status: str, details: dict[str, object]) -> None:
+        history.record(
+            self.recovery.db,
+            source="detector",
+            failure_type=failure_type,
+            status=status,
+            dry_run=self.recovery.dry_run(),
+            details=details,
+        )
+
     def _detected(self, failure_type: str, observation: Observation, first: bool) -> Outcome:
         if first:
-            history.record(
-                self.recovery.db,
-                source="detector",
-                failure_type=failure_type,
-                status="detected",
-                dry_run=self.recovery.dry_run(),
-                details={**observation.details, "consecutive": self.streaks[failure_type]},
+            consecutive = self.streaks[failure_type]
+            self._record(
+                failure_type, "detected", {**observation.details, "consecutive": consecutive}
             )
             logger.warning(
                 "recovery_detected", failure_type=failure_type, details=observation.details
