@@ -162,13 +162,16 @@ def test_prometheus_sees_the_service_and_its_alerts(stack: Stack, tmp_path: Path
         failed = analyse(stack, "big")
         assert failed["status"] == "failed" and failed["error"].startswith("timeout")
 
-    def scraped() -> dict[str, float] | None:
+    def scraped() -> tuple[dict[str, float], dict[str, float]] | None:
+        # One scrape reads each metric's file on its own: the job counter may show the
+        # third failure one scrape before the per-algorithm counters do. Wait for both.
         found = stack.value("sum by (status) (bl_jobs_total)")
-        return found if found.get("status=failed") == 3 else None
+        by_status = stack.value("sum by (status) (bl_analysis_requests_total)")
+        done = found.get("status=failed") == 3 and by_status.get("status=failed") == 12
+        return (found, by_status) if done else None
 
-    jobs = poll(scraped, 30, "the failed jobs in Prometheus")
+    jobs, by_status = poll(scraped, 30, "the failed jobs in Prometheus")
     assert jobs == {"status=queued": 4, "status=completed": 1, "status=failed": 3}
-    by_status = stack.value("sum by (status) (bl_analysis_requests_total)")
     assert by_status == {"status=completed": 4, "status=failed": 12}  # 4 algorithms each
     assert stack.value("sum(bl_rules_extracted_total)") == {"": done["results"]["rules"]}
     records = stack.value('sum by (algorithm) (bl_data_processed_total{data_type="annotations"})')
