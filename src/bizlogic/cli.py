@@ -11,6 +11,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bizlogic import __version__
 from bizlogic.mining.model import Filters, MiningParams
@@ -22,13 +23,13 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_BAD_INPUT = 1
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 

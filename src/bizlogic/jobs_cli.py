@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 jobs_app = typer.Typer(
     help="Analysis jobs in Redis mode (Dramatiq on BL_REDIS_URL).", no_args_is_help=True
 )

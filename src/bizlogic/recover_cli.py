@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 recover_app = typer.Typer(
     help="Auto-recovery: detect failures, act safely, escalate, keep history.",
     no_args_is_help=True,
@@ -24,7 +25,7 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 1, 2, 3
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 

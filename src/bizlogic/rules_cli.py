@@ -11,6 +11,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bizlogic import api_client
@@ -22,7 +23,7 @@ rules_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 UrlOption = Annotated[str, typer.Option("--url", envvar="BL_URL", help="Base URL of the service.")]
 TokenOption = Annotated[
@@ -38,7 +39,7 @@ APPLY_BATCH = 1000  # the most rule ids POST /apply takes at once
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(1)
 
 

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 EXIT_BAD_INPUT = 2
 STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 

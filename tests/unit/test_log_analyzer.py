@@ -280,3 +280,348 @@ def test_parallel_ranges_give_the_sequential_figures(logs, tmp_path, monkeypatch
         parallel = LogAnalyzer(since, until).feed_files(log_files(live), workers=workers)
         assert parallel.report() == sequential, workers
     assert sequential["malformed"]["count"] == 6
+
+
+# -- the fast path against a line-by-line reading ---------------------------------------
+
+WINDOW = (
+    datetime(2026, 11, 21, 2, 0, tzinfo=SHANGHAI),
+    datetime(2026, 11, 22, 12, 0, 0, 500000, tzinfo=UTC),
+)
+
+
+def stamp(when: datetime, rng: random.Random) -> str:
+    """A timestamp in one of the shapes a log may hold, most often the service's own."""
+    shape = rng.choices(range(7), weights=[70, 6, 6, 5, 5, 4, 4])[0]
+    utc = when.astimezone(UTC)
+    return [
+        utc.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        utc.isoformat(timespec="microseconds"),
+        when.astimezone(timezone(timedelta(hours=2))).isoformat(timespec="microseconds"),
+        utc.replace(tzinfo=None).isoformat(timespec="microseconds"),
+        utc.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        utc.isoformat(timespec="seconds"),
+    ][shape]
+
+
+def tricky_lines(t: str, inside: str, outside: str) -> list[str]:
+    """Lines where a reading that is not exact goes wrong (t: any timestamp; inside and
+    outside: one in the window and one out of it). None of them is read differently by
+    json.loads and orjson, so that the line-by-line reading can use the standard library."""
+    access = '"level":"INFO","logger":"uvicorn.access","event":"GET / HTTP/1.1 200"'
+    return [
+        # which timestamp: JSON keeps the last of duplicate keys, nested ones do not count
+        f'{{"timestamp":"{inside}",{access},"timestamp":"{outside}"}}',
+        f'{{"timestamp":"{outside}",{access}, "timestamp":"{inside}"}}',
+        f'{{"timestamp":"{inside}",{access},"time\\u0073tamp":"{outside}"}}',
+        f'{{"timestamp":"{outside}",{access},"meta":{{"timestamp":"{inside}"}}}}',
+        f'{{"timestamp":"{outside}","meta":{{"a":[{{"timestamp":"{inside}"}}]}}}}',
+        # figures hidden behind escapes, nested, or only looking like figures
+        f'{{"timestamp":"{t}","level":"INFO","event":"analysis\\u005fstart","algorithm":"esc"}}',
+        f'{{"timestamp":"{t}","level":"ERR\\u004fR","logger":"escaped","event":"GET /"}}',
+        f'{{"timestamp":"{t}","ev\\u0065nt":"user_action","user_id":"u-esc","action":"esc"}}',
+        f'{{"timestamp":"{t}","ctx":{{"event":"analysis_start","algorithm":"nested"}}}}',
+        f'{{"timestamp":"{t}",{access},"message":"the \\"analysis_start\\" event"}}',
+        f'{{"timestamp":"{t}",{access},"status":"ERROR","note":"CRITICAL"}}',
+        f'{{"timestamp":"{t}","level":"ERROR","logger":"db","event":"GET / 500"}}',
+        f'{{"timestamp":"{t}","level":"CRITICAL","logger":"db","event":"GET / 503"}}',
+        f'{{"timestamp":"{t}","event":"analysis_start","event":"GET /","algorithm":"dup"}}',
+        f'{{"timestamp":"{t}","event":"GET /","event":"analysis_start","algorithm":"dup2"}}',
+        # figures of unusual types
+        f'{{"timestamp":"{t}","event":"analysis_complete","algorithm":5,"duration":"3.5"}}',
+        f'{{"timestamp":"{t}","event":"analysis_complete","algorithm":"odd","duration":true}}',
+        f'{{"timestamp":"{t}","event":"analysis_complete","algorithm":"odd","duration":7}}',
+        f'{{"timestamp":"{t}","event":"analysis_complete","algorithm":"odd","duration":1.5e1}}',
+        f'{{"timestamp":"{t}","event":"analysis_error","algorithm":null,"error":""}}',
+        f'{{"timestamp":"{t}","event":"analysis_error","algorithm":"odd","error":7}}',
+        f'{{"timestamp":"{t}","event":"user_action","user_id":3,"action":["a"]}}',
+        f'{{"timestamp":"{t}","level":"CRITICAL","logger":null,"event":"x"}}',
+        f'{{"timestamp":"{t}","level":"ERROR","logger":{{"name":"nested"}}}}',
+        # other shapes of valid lines
+        f'{{ "timestamp":"{t}",{access}}}',
+        f'{{"timestamp" : "{t}",{access}}}',
+        f'{{"timestamp":"{t}",\t{access}}}   ',
+        f'{{"timestamp":"{t}",{access}}}\r',
+        f'{{"timestamp":"{t}","s":"a}},b","t":"[{{","u":"\\\\"}}',
+        f'{{"timestamp":"{t}","empty":{{}},"none":[],"list":[1,2,{{}}]}}',
+        f'{{"timestamp":"{t}","msg":"héllo ✓ 日本","event":"GET /"}}',
+        f'{{"event":"user_action","user_id":"first","action":"late-key","timestamp":"{t}"}}',
+        f'{{"timestamp":"{t}"}}',
+        # invalid timestamps
+        f'{{"timestamp":"2026-13-01T00:00:00.000000Z",{access}}}',
+        f'{{"timestamp":"2026-11-21T25:00:00.000000Z",{access}}}',
+        f'{{"timestamp":"2026-11-21T24:00:00Z",{access}}}',
+        f'{{"timestamp":"2026-11-21T10:00:60.000000Z",{access}}}',
+        f'{{"timestamp":"2026-02-29T10:00:00.000000Z",{access}}}',
+        f'{{"timestamp":"1900-02-29T10:00:00.000000Z",{access}}}',
+        f'{{"timestamp":"2000-02-29T10:00:00.000000Z",{access}}}',
+        f'{{"timestamp":"2024-02-29T10:00:00.000Z",{access}}}',
+        f'{{"timestamp":"2026-11-31T10:00:00Z",{access}}}',
+        f'{{"timestamp":"0000-01-01T00:00:00Z",{access}}}',
+        f'{{"timestamp":"2026-11-21T10:00:00.1234Z",{access}}}',
+        f'{{"timestamp":"2026-11-21T10:00:00z",{access}}}',
+        f'{{"timestamp":"yesterday",{access}}}',
+        f'{{"timestamp":1763600000,{access}}}',
+        f'{{"timestamp":null,{access}}}',
+        f"{{{access}}}",
+        "{}",
+        # not JSON objects, not JSON, and lines that are only JSON together
+        "[1, 2]",
+        '"just a string"',
+        "42",
+        "null",
+        f'{{"timestamp":"{t}",{access}',
+        f'{{"timestamp":"{t}","event":"analysis_start","algorithm":"cut',
+        f'{{"timestamp":"{t}",{access}}} {{"x":1}}',
+        f'{{"timestamp":"{t}",{access}}},{{"timestamp":"{t}",{access}}}',
+        f'{{"timestamp":"{t}",{access}}},{{}}',
+        f'{{"timestamp":"{t}",{access}}} ,{{}}',
+        f'{{"timestamp":"{t}","k":[1',
+        f'{{"timestamp":"{t}","user_id":"x","action":"y","event":"user_action"}}]}}',
+        f'{{"timestamp":"{t}","a":"x}}',
+        f'{{"timestamp":"{t}","a":1,}}',
+        f'{{"timestamp":"{t}","a":01}}',
+        f'{{"timestamp":"{t}","s":"tab\there"}}',
+        f'{{"timestamp":"{t}","s":"bad \\x escape"}}',
+        f'\ufeff{{"timestamp":"{t}",{access}}}',
+        "",
+        "   ",
+        "\t",
+        "\r",
+    ]
+
+
+def tricky_log(seed: int, count: int) -> bytes:
+    """Mostly the service's usual lines, with every tricky line of `tricky_lines` mixed in."""
+    rng = random.Random(seed)
+    events = generate_events(seed, count)
+    since, until = WINDOW
+    rows = []
+    for record in events:
+        when = record.pop("_when") + timedelta(microseconds=rng.randrange(1_000_000))
+        t = stamp(when, rng)
+        if rng.random() < 0.6:  # an access line
+            record = {"level": "INFO", "logger": "uvicorn.access", "event": "GET / 200",
+                      "message": '127.0.0.1 - "GET / HTTP/1.1" 200', "line": 473,
+                      "request_id": f"{rng.getrandbits(128):032x}"}  # fmt: skip
+        rows.append(json.dumps({"timestamp": t, **record}, separators=(",", ":")))
+        if rng.random() < 0.15:
+            inside = stamp(since + (until - since) * rng.random(), rng)
+            outside = stamp(until + timedelta(hours=rng.randrange(1, 20)), rng)
+            rows.append(rng.choice(tricky_lines(t, inside, outside)))
+    for t in (since, until, since - timedelta(microseconds=1), until - timedelta(microseconds=1)):
+        utc = t.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        rows.append(json.dumps({"timestamp": stamp(t, rng), "event": "user_action",
+                                "user_id": "edge", "action": t.isoformat()}))  # fmt: skip
+        rows.append(f'{{"timestamp":"{utc}","event":"GET /edge"}}')  # the bounds themselves
+    for t in (until - timedelta(milliseconds=1), until, until + timedelta(milliseconds=1)):
+        rows.append(f'{{"timestamp":"{t.isoformat(timespec="milliseconds")}","event":"GET /ms"}}')
+    rows += tricky_lines(stamp(since, rng), stamp(since, rng), stamp(until, rng))
+    rng.shuffle(rows)
+    t = (since + timedelta(hours=1)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    for k, pair in enumerate((  # each line alone is not JSON, the two together would be
+        (f'{{"timestamp":"{t}","k":[{{"a":1}}', f'{{"timestamp":"{t}","b":2}}]}}'),
+        (f'{{"timestamp":"{t}","k":{{"a":[', f'{{"timestamp":"{t}"}}]}}}}'),
+        (f'{{"timestamp":"{t}","s":"', f'{{"timestamp":"{t}"}}"}}'),
+    )):  # fmt: skip
+        at = len(rows) * (k + 1) // 4
+        rows[at:at] = pair
+    text = ("\n".join(rows) + "\n").encode()
+    text += b'{"timestamp":"2026-11-21T10:00:00\xff","event":"GET /"}\n'  # not UTF-8
+    return text + b'{"timestamp":"2026-11-21T10:00:00Z","event":"analysis_st'  # no newline
+
+
+def line_by_line(paths: list[Path], since: datetime, until: datetime) -> dict:
+    """Every figure of ``LogAnalyzer.report("all")`` read the straightforward way: each line
+    with json.loads and datetime.fromisoformat, counted as the module docstring says."""
+    lines = in_window = malformed = 0
+    examples: list[dict] = []
+    algorithms: dict[str, dict] = {}
+    by_type: Counter = Counter()
+    failed_by: Counter = Counter()
+    failures: Counter = Counter()
+    loggers: Counter = Counter()
+    actions: Counter = Counter()
+    users: Counter = Counter()
+    uses: Counter = Counter()
+
+    def bucket(when: datetime) -> datetime:
+        epoch = when.timestamp()
+        return datetime.fromtimestamp(epoch - epoch % 3600, tz=UTC)
+
+    def algorithm(name: object) -> dict:
+        return algorithms.setdefault(str(name), {"started": 0, "completed": 0, "failed": 0,
+                                                 "durations": []})  # fmt: skip
+
+    for path in paths:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        rows = data.split(b"\n")
+        if rows[-1] == b"":
+            rows.pop()
+        for number, raw in enumerate(rows, start=1):
+            if not raw.strip():
+                continue
+            lines += 1
+            try:
+                record = json.loads(raw.decode())
+                reason = None if isinstance(record, dict) else "not a JSON object"
+            except ValueError:
+                reason = "not JSON"
+            if reason is None:
+                try:
+                    when = datetime.fromisoformat(record.get("timestamp"))
+                except (TypeError, ValueError):
+                    reason = "no readable timestamp"
+            if reason:
+                malformed += 1
+                if len(examples) < 10:
+                    examples.append({"file": str(path), "line": number, "reason": reason})
+                continue
+            when = when if when.tzinfo else when.replace(tzinfo=UTC)
+            if not since <= when < until:
+                continue
+            in_window += 1
+            event, get = record.get("event"), record.get
+            if get("level") in ("ERROR", "CRITICAL"):
+                loggers[str(get("logger"))] += 1
+            if event == "analysis_start":
+                algorithm(get("algorithm"))["started"] += 1
+            elif event == "analysis_complete":
+                stats = algorithm(get("algorithm"))
+                stats["completed"] += 1
+                if isinstance(get("duration"), int | float):
+                    stats["durations"].append(float(get("duration")))
+            elif event == "analysis_error":
+                algorithm(get("algorithm"))["failed"] += 1
+                by_type[str(get("error") or "").split(":", 1)[0].strip() or "unknown"] += 1
+                failed_by[str(get("algorithm"))] += 1
+                failures[bucket(when)] += 1
+            elif event == "user_action":
+                actions[str(get("action"))] += 1
+                users[str(get("user_id"))] += 1
+                uses[bucket(when)] += 1
+
+    def summary(started: int, completed: int, failed: int, durations: list) -> dict:
+        durations = sorted(durations)
+        rank = lambda q: durations[max(1, math.ceil(len(durations) * q / 100)) - 1]  # noqa: E731
+        return {
+            "started": started, "completed": completed, "failed": failed,
+            "success_rate": completed / (completed + failed) if completed + failed else None,
+            "duration_s": {
+                "count": len(durations),
+                "avg": sum(durations) / len(durations) if durations else None,
+                "min": durations[0] if durations else None,
+                "max": durations[-1] if durations else None,
+                "p50": rank(50) if durations else None,
+                "p95": rank(95) if durations else None,
+            },
+        }  # fmt: skip
+
+    def timeline(counts: Counter) -> list:
+        return [{"start": start.isoformat(), "count": counts[start]} for start in sorted(counts)]
+
+    everything = [
+        sum(a[k] for a in algorithms.values()) for k in ("started", "completed", "failed")
+    ]
+    return {
+        "window": {"since": since.isoformat(), "until": until.isoformat(), "bucket_s": 3600},
+        "files": [str(path) for path in paths],
+        "lines": lines,
+        "lines_in_window": in_window,
+        "malformed": {"count": malformed, "examples": examples},
+        "performance": {
+            **summary(*everything, [d for a in algorithms.values() for d in a["durations"]]),
+            "by_algorithm": {
+                name: summary(a["started"], a["completed"], a["failed"], a["durations"])
+                for name, a in sorted(algorithms.items())
+            },
+        },
+        "errors": {
+            "analysis_errors": sum(by_type.values()),
+            "by_type": dict(by_type.most_common()),
+            "by_algorithm": dict(failed_by.most_common()),
+            "timeline": timeline(failures),
+            "error_lines_by_logger": dict(loggers.most_common()),
+        },
+        "users": {
+            "active_users": len(users),
+            "actions": sum(actions.values()),
+            "by_action": dict(actions.most_common()),
+            "by_user": dict(users.most_common()),
+            "timeline": timeline(uses),
+        },
+    }
+
+
+@pytest.mark.parametrize("block", [4096, 1 << 22])
+def test_fast_path_gives_the_figures_of_a_line_by_line_reading(tmp_path, monkeypatch, block):
+    """Every figure, sequential and split across worker processes, equals the standard
+    library's line-by-line reading, on a log where an inexact shortcut would go wrong (and
+    most lines still take the fast path, which the test checks)."""
+    import bizlogic.ops.logs as logs_module
+
+    monkeypatch.setattr(logs_module, "BLOCK", block)  # lines across block boundaries
+    monkeypatch.setattr(logs_module, "CHUNK_LINES", 16)  # broken runs bisected
+    paths = [tmp_path / "tricky.log.1.gz", tmp_path / "tricky.log"]
+    paths[0].write_bytes(gzip.compress(tricky_log(seed=3, count=1500)))
+    paths[1].write_bytes(tricky_log(seed=4, count=4000))
+    truth = line_by_line(paths, *WINDOW)
+    fed: list[int] = []
+    feed = logs_module.LogAnalyzer.feed
+    monkeypatch.setattr(
+        logs_module.LogAnalyzer, "feed", lambda self, *a: fed.append(1) or feed(self, *a)
+    )
+    sequential = LogAnalyzer(*WINDOW).feed_files(paths, workers=1).report("all")
+    assert sequential == truth
+    assert truth["malformed"]["count"] > 200 and truth["lines_in_window"] > 2000
+    assert len(fed) < truth["lines"] / 5  # the others were counted by the fast path
+    monkeypatch.setattr(logs_module, "PARALLEL_MIN_BYTES", 0)
+    parallel = LogAnalyzer(*WINDOW).feed_files(paths, workers=2).report("all")
+    assert parallel == truth
+
+
+def test_what_orjson_alone_refuses_is_what_feed_counts(tmp_path) -> None:
+    """Lines the standard library reads otherwise than orjson (numbers that overflow, NaN,
+    lone surrogates, big integers, deep nesting, bytes that are not UTF-8): counted exactly as
+    `feed` counts them one by one, fast path or not."""
+    at = '{"timestamp":"2026-11-21T10:00:00.000000Z"'
+    odd = [
+        f'{at},"x":1e400}}',
+        f'{at},"x":-1e400}}',
+        f'{at},"x":1.7976931348623159e308}}',
+        f'{at},"x":{"9" * 400}}}',
+        f'{at},"x":1e-400,"event":"user_action","user_id":"tiny","action":"a"}}',
+        f'{at},"x":NaN}}',
+        f'{at},"x":Infinity}}',
+        f'{at},"event":"analysis_start","algorithm":18446744073709551616}}',
+        f'{at},"event":"analysis_start","algorithm":9223372036854775808}}',
+        f'{at},"event":"analysis_complete","algorithm":"a","duration":1e308}}',
+        f'{at},"event":"analysis_complete","algorithm":"a","duration":{"1234567890" * 3}}}',
+        f'{at},"event":"\\ud800","x":1}}',
+        f'{at},"s":"\\udc00\\ud800"}}',
+        f'{at},"event":"user_action","user_id":"\\ud83d\\ude00","action":"\\ud83d"}}',
+        f'{at},"event":"user_action","user_id":"\\ud83d\\ude00","action":"a"}}',
+        f'{at},"deep":{"[" * 40}{"]" * 40}}}',
+        '{"x":1e400,"timestamp":"2026-11-21T10:00:00Z"}',
+        f'{at},"n":{{"a":1}},"x":1e400}}',
+        f'{at},"n":{{"a":1}},"event":"analysis_start","algorithm":"nested"}}',
+        at + ',"deep":' + '{"a":' * 60 + "1" + "}" * 61,
+        f'{at},"event":"analysis_start","algorithm":"deep","d":{"[" * 20}{"]" * 20}}}',
+    ]
+    rows = [line.encode() for line in odd]
+    not_utf8 = (b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82")
+    rows += [f'{at},"s":"'.encode() + bad + b'"}' for bad in not_utf8]
+    rows += [b'{"s":"' + bad + b'","timestamp":"2026-11-21T10:00:00Z"}' for bad in not_utf8]
+    rows += [f'{at},"event":"GET /","i":{i}}}'.encode() for i in range(50)]
+    random.Random(5).shuffle(rows)
+    path = tmp_path / "odd.log"
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    since, until = datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
+    fast = LogAnalyzer(since, until).feed_files([path]).report()
+    slow = LogAnalyzer(since, until)
+    slow.files.append(str(path))
+    for number, line in enumerate(path.read_bytes().split(b"\n")[:-1], start=1):
+        slow.feed(line, path, number)
+    assert fast == slow.report()
+    assert fast["malformed"]["count"] == 21 and fast["performance"]["started"] == 4

@@ -1,12 +1,12 @@
 """The log analyzer behind `bizlogic logs analyze`: figures from the JSON logs of DESIGN §8.
 
 Streaming: files (plain or ``.gz``, a live file and its rotations) are read in
-large binary blocks and parsed line by line with orjson; memory holds the
-counters and one duration per completed analysis, never the file. Every
-non-blank line is parsed: one that is not a JSON object with a readable
-``timestamp`` is counted as malformed (with its file and line number for the
-first few), never dropped silently. Timestamps are time-zone aware; a
-timestamp without an offset is UTC, as the service writes them.
+large binary blocks of whole lines; memory holds the counters and one duration
+per completed analysis, never the file. Every non-blank line counts: one that
+is not a JSON object with a readable ``timestamp`` is counted as malformed
+(with its file and line number for the first few), never dropped silently.
+Timestamps are time-zone aware; a timestamp without an offset is UTC, as the
+service writes them.
 
 Reports:
 
@@ -21,6 +21,50 @@ Reports:
 
 Percentiles are nearest-rank: the reported p95 is a duration that occurred.
 
+What a line counts for is defined by `LogAnalyzer.feed`: orjson, then
+`parse_time`. Most lines of a service log (access lines) only add to ``lines``
+and ``lines_in_window``, so a block is read in four steps that give exactly
+the figures of ``feed`` on every line, for any input:
+
+1. One Hyperscan pass marks the lines that may carry figures — those holding
+   one of the string tokens ``"analysis_start"`` ``"analysis_complete"``
+   ``"analysis_error"`` ``"user_action"`` ``"ERROR"`` ``"CRITICAL"`` — and two
+   kinds of doubt. On the timestamp: a ``\\u`` escape, or a ``"timestamp"``
+   after a comma or a blank (a second key: JSON keeps the last). On the shape:
+   a ``{`` or ``[`` where a value can start that does not close at once, or a
+   ``}`` followed by a comma (or by blanks and anything). Without ``\\u``, a
+   string that decodes to one of those words is that very token (the other
+   escapes stand for ``"``, ``\\``, ``/`` and control characters): a line
+   not marked carries no figure.
+2. *Flat* lines start with ``{"timestamp":"``, end with ``}`` and raise no
+   doubt on the shape. Those whose timestamp has a fixed shape —
+   ``YYYY-MM-DDTHH:MM:SS``, then ``.ffffff``, ``.fff`` or nothing, then ``Z``,
+   ``+00:00`` or nothing — with a valid date and time, that raise no doubt on
+   the timestamp and carry no figure are *plain*: numpy computes their instants
+   (the integer microseconds of ``datetime``) and compares them with the
+   window. They are never parsed one by one.
+3. Flat lines are checked by simdjson in runs, in the block itself: their
+   newlines become commas, the other lines blanks, and a run is bracketed into
+   one array. That is exact. No string runs across a joining comma (the next
+   flat line would close it at its ``{"`` and go on with ``t``; a ``\\`` before
+   the comma is an invalid escape), so each line's ``{`` opens an object at the
+   array's level; the line opens nothing else that stays open, so at its end
+   the object is closed or the array is invalid; nothing follows the object but
+   blanks. So each line is exactly one element, an object simdjson accepts —
+   and orjson too: both refuse invalid UTF-8, lone surrogates and numbers that
+   overflow, and simdjson also refuses integers beyond 64 bits. A run it
+   refuses is split until the lines at fault are found; they go to ``feed``.
+4. The other lines are decoded by msgspec into the fields a report reads:
+   valid flat lines in one call (each is one element), the others one by one,
+   then checked by simdjson (each alone is one JSON value) with their nesting
+   kept shallow, far from orjson's depth limit. msgspec keeps the last of
+   duplicate keys as orjson does; ``duration`` is kept raw and converted by
+   orjson; a field of another type, or anything msgspec refuses, leaves the
+   line to ``feed``. Without a doubt on the timestamp, the instant of step 2
+   serves, else ``parse_time``. These lines are counted in file order (``feed``
+   among them where it decides), so that malformed examples and first-seen
+   orders are those of one pass.
+
 A large plain file is split at line boundaries into one byte range per core,
 analysed in worker processes and merged in order, so the figures (and the line
 numbers of malformed lines) are those of one sequential pass.
@@ -28,6 +72,7 @@ numbers of malformed lines) are those of one sequential pass.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import math
@@ -35,19 +80,25 @@ import multiprocessing
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import hyperscan
+import msgspec
+import numpy as np
 import orjson
+import simdjson
 
-BLOCK = 8 * 1024 * 1024
+BLOCK = 4 * 1024 * 1024
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # below this, starting processes costs more than it saves
 MALFORMED_EXAMPLES = 10
+CHUNK_LINES = 1024  # plain lines validated per simdjson call (a few hundred kB: cache-friendly)
 _ROTATION = re.compile(r"\.(\d+)(\.gz)?$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def log_files(live: Path) -> list[Path]:
@@ -66,20 +117,43 @@ def _open(path: Path) -> BinaryIO:
 
 
 def iter_lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """Lines of a file (or of the byte range ``[start, end)`` of a plain file) in big
-    blocks; a line split by a block boundary is joined."""
+    """Lines of a file (or of the byte range ``[start, end)`` of a plain file)."""
+    for block, size in iter_blocks(path, start, end):
+        yield from bytes(block[: size - 1]).split(b"\n")
+
+
+def iter_blocks(
+    path: Path, start: int = 0, end: int | None = None
+) -> Iterator[tuple[bytearray, int]]:
+    """Big blocks of whole lines of a file (or of the byte range ``[start, end)`` of a plain
+    file), as ``(buffer, size)``: ``buffer[:size]`` ends with a newline (one is added to a last
+    line without). The buffer is read into again for the next block: fresh memory for each
+    block would cost a page fault per 4 kB."""
+    buffer = bytearray(BLOCK)
     with _open(path) as handle:
         if start:
             handle.seek(start)
         left = math.inf if end is None else end - start
-        rest = b""
-        while left > 0 and (block := handle.read(int(min(BLOCK, left)))):
-            left -= len(block)
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
-            yield from lines
-        if rest:
-            yield rest
+        carry = 0  # the start of a line not read to its end yet
+        while left > 0:
+            if carry == len(buffer):  # a line longer than the buffer
+                buffer = buffer + bytes(len(buffer))
+            with memoryview(buffer) as view:
+                read = handle.readinto(view[carry : carry + int(min(len(buffer) - carry, left))])
+            if not read:
+                break
+            left -= read
+            filled = carry + read
+            size = buffer.rfind(b"\n", 0, filled) + 1
+            if size:
+                yield buffer, size
+                buffer[: filled - size] = buffer[size:filled]
+            carry = filled - size
+        if carry:
+            if carry == len(buffer):
+                buffer = buffer + b"\n"
+            buffer[carry] = 0x0A
+            yield buffer, carry + 1
 
 
 def _line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
@@ -101,10 +175,10 @@ def _analyse_range(
 ) -> tuple[LogAnalyzer, int]:  # fmt: skip
     """A worker process's share: the analyzer's state and the physical lines it read."""
     part = LogAnalyzer(since, until, bucket)
-    number = 0
-    for number, line in enumerate(iter_lines(path, start, end), start=1):
-        part.feed(line, path, number)
-    return part, number
+    lines = part._feed_path(path, start, end)
+    for stats in part.algorithms.values():
+        stats.durations.sort()  # here in parallel: sorted runs merge fast in the report
+    return part, lines
 
 
 def parse_time(value: str) -> datetime:
@@ -118,6 +192,269 @@ def nearest_rank(sorted_values: list[float], q: float) -> float | None:
         return None
     rank = max(1, math.ceil(len(sorted_values) * q / 100))
     return sorted_values[rank - 1]
+
+
+# -- the fast path's pieces ---------------------------------------------------------
+
+# Lines that may carry figures: matched up to their newline, so that Hyperscan reports each
+# such line once. A JSON string equal to one of these words is that very token unless it
+# uses a \u escape (the other escapes stand for " \ / and control characters).
+_FIGURES = (
+    rb'"(?:analysis_start|analysis_complete|analysis_error|user_action|ERROR|CRITICAL)"[^\n]*\n'
+)
+# Rarer doubts, by pattern: 0 and 1 about which timestamp is the line's (a \u escape could
+# spell any key or value; a second "timestamp" key, preceded by a comma or a blank), 2 and 3
+# about the line being one flat object (a "{" or "[" where a value can start, not closed at
+# once: "{}" and "[]" hide nothing; a "}" followed by a ",", or by blanks and something).
+_DOUBTS = (
+    rb"\\u",
+    rb'[ \t\r,]"timestamp"',
+    rb"[:,\[ \t\r](?:\{[^}]|\[[^\]])",
+    rb"\}(?:,|[ \t\r]+[^ \t\r\n])",
+)
+# {"timestamp":" as the first two 8-byte words of a line (little-endian, the second's 6 bytes)
+_PREFIX = (int.from_bytes(b'{"timest', "little"), int.from_bytes(b'amp":"', "little"))
+_PLUS = np.frombuffer(b'+00:00"', np.uint8)[:, None]
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_MICROS = 10 ** np.arange(5, -1, -1)  # weights of the six digits after the seconds
+_SHALLOW = 32  # how deep other lines may nest containers: far below orjson's depth limit
+
+
+class _Line(msgspec.Struct, gc=False):
+    """The fields a report reads; msgspec skips the other keys without decoding them."""
+
+    timestamp: str | None = None
+    event: str | None = None
+    level: str | None = None
+    logger: str | None = None
+    algorithm: str | None = None
+    duration: msgspec.Raw = None  # type: ignore[assignment]  # kept raw: orjson decides
+    error: str | None = None
+    action: str | None = None
+    user_id: str | None = None
+
+
+def _database(patterns: tuple[bytes, ...]) -> hyperscan.Database:
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(expressions=list(patterns), ids=list(range(len(patterns))))
+    return database
+
+
+def _depth_guard(parser: simdjson.Parser, depth: int) -> tuple[bytes, bytes]:
+    """Brackets around an array of whole JSON values such that simdjson rejects a value that
+    nests non-empty containers more than ``depth`` deep (its limit is on the whole document).
+    Found by probing the parser, not assumed."""
+
+    def accepts(wrap: int, inner: int) -> bool:
+        nested = b'{"a":' * inner + b"0" + b"}" * inner
+        try:
+            parser.parse(b"[" * wrap + b"[" + nested + b"]" + b"]" * wrap)
+        except Exception:
+            return False
+        return True
+
+    wrap = next(w for w in range(1100, -1, -1) if accepts(w, depth))
+    if accepts(wrap, depth + 1):
+        raise RuntimeError("simdjson has no depth limit to rely on")
+    return b"[" * wrap + b"[", b"]" + b"]" * wrap
+
+
+class _Kit:
+    """A process's compiled scanners, parser and decoders."""
+
+    def __init__(self) -> None:
+        self.scanner = _database((_FIGURES, *_DOUBTS))  # one pass: cheaper than two
+        self.parser = simdjson.Parser()
+        self.decode = msgspec.json.Decoder(_Line).decode
+        self.decode_all = msgspec.json.Decoder(list[_Line]).decode
+        self.open, self.close = _depth_guard(self.parser, _SHALLOW)
+        self.mask = np.zeros(0, bool)  # reused, like the read buffer: no page faults per block
+
+    def newlines(self, a: np.ndarray) -> np.ndarray:
+        """Offsets of the newlines in ``a``."""
+        if len(self.mask) < len(a):
+            self.mask = np.zeros(len(a), bool)
+        np.equal(a, 10, out=self.mask[: len(a)])
+        return np.flatnonzero(self.mask[: len(a)])
+
+    def scan(self, block: bytes, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices of the lines with figures, with a doubt on the timestamp, on the shape."""
+        found: list[list[int]] = [[], [], []]  # figures, doubts on the timestamp, on the shape
+        appends = [found[kind].append for kind in (0, 1, 1, 2, 2)]  # by pattern
+
+        def on_match(pattern: int, _start: int, end: int, _flags: int, _context: object) -> None:
+            appends[pattern](end)
+
+        with memoryview(block)[: ends[-1] + 1] as lines:  # the buffer may go on
+            self.scanner.scan(lines, match_event_handler=on_match)
+        figures, stamp, shape = (np.searchsorted(ends, np.asarray(f, np.int64) - 1) for f in found)
+        return figures, stamp, shape
+
+    def accepts(self, document: bytes | memoryview) -> bool:
+        """simdjson accepts the document."""
+        try:
+            parsed = self.parser.parse(document)
+            del parsed  # the parser holds one document at a time
+        except Exception:  # simdjson's errors: ValueError, RuntimeError, UnicodeDecodeError
+            return False
+        return True
+
+    def valid_flat(
+        self, block: bytearray, size: int, starts: np.ndarray, ends: np.ndarray, flat: np.ndarray
+    ) -> np.ndarray:
+        """Which of the ``flat`` lines (indices) are valid JSON. In ``block`` itself (its other
+        lines are lost), their newlines become commas and other lines blanks; runs of them are
+        bracketed in place and given to simdjson, and a run it refuses is split down to a few
+        lines, which are counted invalid. See the module docstring for why this is exact."""
+        view = np.frombuffer(block, np.uint8, size)
+        if len(flat) < len(starts):
+            view[ends] = 0x20
+            others = np.ones(len(starts), bool)
+            others[flat] = False
+            for start, end in zip(starts[others].tolist(), ends[others].tolist(), strict=True):
+                block[start:end] = b" " * (end - start)
+        view[ends[flat]] = 0x2C
+        opens, closes = starts[flat], ends[flat]
+
+        def accepts(first: int, last: int) -> bool:  # flat[first:last]
+            left, right = int(opens[first]), int(closes[last - 1])
+            if not left:  # no byte before the block's first line: that run is copied
+                return self.accepts(b"".join((b"[", memoryview(block)[:right], b"]")))
+            saved = block[left - 1], block[right]
+            block[left - 1], block[right] = 0x5B, 0x5D
+            ok = self.accepts(memoryview(block)[left - 1 : right + 1])
+            block[left - 1], block[right] = saved
+            return ok
+
+        return _valid_runs(len(flat), accepts)
+
+    def valid_whole(self, lines: list[bytes]) -> np.ndarray:
+        """Which of these lines, each decoded alone by msgspec (so each is one whole JSON
+        value), simdjson accepts too, with no container nested deeper than ``_SHALLOW``."""
+        return _valid_runs(
+            len(lines),
+            lambda first, last: self.accepts(
+                b"".join((self.open, b",".join(lines[first:last]), self.close))
+            ),
+        )
+
+    def records(self, lines: list[bytes | memoryview]) -> list[_Line | None]:
+        """The lines decoded (None where msgspec refuses one), each known to be one JSON value:
+        in one call, unless msgspec refuses one of them."""
+        try:
+            records: list[_Line | None] = self.decode_all(b"".join((b"[", b",".join(lines), b"]")))
+            if len(records) == len(lines):  # as it must: a safeguard
+                return records
+        except Exception:
+            pass
+        records = []
+        for line in lines:
+            try:
+                records.append(self.decode(line))
+            except Exception:  # anything msgspec refuses: feed decides, as for every line
+                records.append(None)
+        return records
+
+
+def _valid_runs(count: int, accepts: Callable[[int, int], bool]) -> np.ndarray:
+    """Which of ``count`` items are valid, given ``accepts(first, last)`` for a run of them:
+    runs of ``CHUNK_LINES``; a refused run is split in 16 until runs of 8, counted invalid."""
+    valid = np.ones(count, bool)
+    runs = [(first, min(first + CHUNK_LINES, count)) for first in range(0, count, CHUNK_LINES)]
+    while runs:
+        first, last = runs.pop()
+        if not accepts(first, last):
+            if last - first <= 8:
+                valid[first:last] = False
+            else:
+                step = -(-(last - first) // 16)
+                runs.extend((a, min(a + step, last)) for a in range(first, last, step))
+    return valid
+
+
+@functools.cache
+def _kit() -> _Kit:
+    return _Kit()
+
+
+def _stamps(a: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each line: whether it starts with ``{"timestamp":"``; whether that timestamp also
+    has the fixed shape of the module docstring and a valid date and time (as ``datetime``
+    checks them); and that instant in microseconds since the epoch (as ``datetime`` has it)."""
+    n = len(starts)
+    prefixed, plain, micros = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int64)
+    fit = np.flatnonzero(starts + 48 <= len(a))  # the last lines may be too near the end
+    if not len(fit):
+        return prefixed, plain, micros
+    head = np.lib.stride_tricks.sliding_window_view(a, 48)[starts[fit]]  # 48 bytes a line
+    words = head.view("<u8")
+    rows = np.ascontiguousarray(head.T)  # row j: byte j of every line
+    begins = (words[:, 0] == _PREFIX[0]) & (words[:, 1] & np.uint64(0xFFFF_FFFF_FFFF) == _PREFIX[1])
+    # The date (bytes 14 to 23) changes seldom from a line to the next: decoded once a run.
+    century, rest = words[:, 1] >> np.uint64(48), words[:, 2]
+    change = np.flatnonzero((century[1:] != century[:-1]) | (rest[1:] != rest[:-1])) + 1
+    firsts = np.r_[0, change]
+    valid_day, day_number = _dates(rows[14:24, firsts])
+    run = np.repeat(np.arange(len(firsts)), np.diff(np.r_[firsts, len(fit)]))
+    ok = begins & valid_day[run]
+    time = rows[[25, 26, 28, 29, 31, 32]] - np.uint8(48)
+    ok &= (time < 10).all(axis=0) & (rows[24] == ord("T")) & (rows[27] == ord(":"))
+    ok &= rows[30] == ord(":")
+    t = time.astype(np.int32)
+    hour, minute, second = t[0] * 10 + t[1], t[2] * 10 + t[3], t[4] * 10 + t[5]
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    # after the seconds: ".ffffff", ".fff" or nothing, then Z" | +00:00" | "
+    decimals = rows[34:40] - np.uint8(48)
+    six = (rows[33] == ord(".")) & (decimals < 10).all(axis=0)
+    usual = six & (rows[40] == ord("Z")) & (rows[41] == ord('"'))  # as the service writes
+    if usual[ok].all():
+        ok &= usual
+        fraction = _MICROS @ decimals.astype(np.int64)
+    else:
+        after_six, after_three, after_seconds = (
+            _suffix(rows, 40),
+            _suffix(rows, 37),
+            _suffix(rows, 33),
+        )
+        three = (rows[33] == ord(".")) & (decimals[:3] < 10).all(axis=0) & ~(six & after_six)
+        ok &= (six & after_six) | (three & after_three) | ((rows[33] != ord(".")) & after_seconds)
+        fraction = np.where(six, _MICROS @ decimals.astype(np.int64), 0)
+        fraction[three] = _MICROS[:3] @ decimals[:3, three].astype(np.int64)
+    seconds = day_number[run] * 86400 + ((hour * 60 + minute) * 60 + second)
+    prefixed[fit], plain[fit] = begins, ok
+    micros[fit] = seconds * 1_000_000 + fraction
+    return prefixed, plain, micros
+
+
+def _dates(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For dates given as 10 rows of bytes (YYYY-MM-DD, one a column): whether each is a valid
+    date, and its number of days since 1970-01-01 (proleptic Gregorian, as ``datetime``)."""
+    d = rows[[0, 1, 2, 3, 5, 6, 8, 9]].astype(np.int64) - 48
+    ok = ((d >= 0) & (d <= 9)).all(axis=0) & (rows[4] == ord("-")) & (rows[7] == ord("-"))
+    year = (d[0] * 10 + d[1]) * 100 + d[2] * 10 + d[3]
+    month, day = d[4] * 10 + d[5], d[6] * 10 + d[7]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[np.clip(month, 0, 12)] + (leap & (month == 2))
+    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    march = year - (month <= 2)  # years counted from March: leap days come last
+    era, of_era = march // 400, march % 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    return ok, era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+
+
+def _suffix(rows: np.ndarray, column: int) -> np.ndarray:
+    """Whether the bytes from ``column`` on are Z" or +00:00" or "."""
+    zulu = (rows[column] == ord("Z")) & (rows[column + 1] == ord('"'))
+    plus = (rows[column : column + 7] == _PLUS).all(axis=0)
+    return zulu | plus | (rows[column] == ord('"'))
+
+
+def _micros(when: datetime | None, default: int) -> int:
+    return default if when is None else (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def _aware(when: datetime | None) -> bool:
+    return when is None or when.utcoffset() is not None
 
 
 @dataclass
@@ -167,6 +504,9 @@ class LogAnalyzer:
         self.actions_by_user: Counter[str] = Counter()
         self.action_timeline: Counter[datetime] = Counter()
         self.files: list[str] = []
+        self._buckets: dict[float, datetime] = {}
+        if _aware(since) and _aware(until):  # the window in µs since the epoch
+            self._low, self._high = _micros(since, -(2**63)), _micros(until, 2**63 - 1)
 
     def feed_files(self, paths: Iterable[Path], workers: int | None = None) -> LogAnalyzer:
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
@@ -175,12 +515,13 @@ class LogAnalyzer:
             plain = path.suffix != ".gz"
             if workers > 1 and plain and path.stat().st_size >= PARALLEL_MIN_BYTES:
                 self._feed_parallel(path, workers)
-                continue
-            for number, line in enumerate(iter_lines(path), start=1):
-                self.feed(line, path, number)
+            else:
+                self._feed_path(path)
         return self
 
     def _feed_parallel(self, path: Path, workers: int) -> None:
+        if _aware(self.since) and _aware(self.until):
+            _kit()  # compiled once, before the workers fork
         ranges = _line_ranges(path, workers)
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(len(ranges), mp_context=context) as pool:
@@ -193,6 +534,159 @@ class LogAnalyzer:
                 part, lines_read = future.result()
                 self._merge(part, offset)
                 offset += lines_read
+
+    def _feed_path(self, path: Path, start: int = 0, end: int | None = None) -> int:
+        """Feed a file (or a byte range of a plain one); returns the physical lines read."""
+        number = 0
+        if not (_aware(self.since) and _aware(self.until)):  # as feed: naive bounds raise
+            for number, line in enumerate(iter_lines(path, start, end), start=1):
+                self.feed(line, path, number)
+            return number
+        for block, size in iter_blocks(path, start, end):
+            number += self._feed_block(block, size, path, number)
+        return number
+
+    def _feed_block(self, block: bytearray, size: int, path: Path | None, before: int) -> int:
+        """The lines of ``block[:size]`` (numbered from ``before + 1``), counted exactly as
+        `feed` counts them one by one, in the steps of the module docstring; returns how many
+        physical lines there were. Overwrites the block."""
+        kit = _kit()
+        a = np.frombuffer(block, np.uint8, size)
+        ends = kit.newlines(a)
+        starts = np.r_[0, ends[:-1] + 1]
+        prefixed, shaped, micros = _stamps(a, starts)
+        figures, stamp_doubt, shape_doubt = kit.scan(block, ends)
+        last = a[ends - 1]  # a line cut short seldom ends with "}": not worth a check
+        flat = prefixed & ((last == 0x7D) | ((last == 0x0D) & (a[np.maximum(ends - 2, 0)] == 0x7D)))
+        flat[shape_doubt] = False
+        known = shaped.copy()  # micros is the instant of the line's timestamp
+        known[stamp_doubt] = False
+        plain = flat & known
+        plain[figures] = False
+        loose = np.flatnonzero(~flat & (starts != ends))  # empty lines count for nothing
+        loose_lines = [
+            block[s:e] for s, e in zip(starts[loose].tolist(), ends[loose].tolist(), strict=True)
+        ]
+        valid = np.zeros(len(starts), bool)
+        flat_lines = np.flatnonzero(flat)
+        valid[flat_lines] = kit.valid_flat(block, size, starts, ends, flat_lines)
+        counted = micros[plain & valid]
+        self.lines += len(counted)
+        self.in_window += int(np.count_nonzero((counted >= self._low) & (counted < self._high)))
+        # The other non-empty lines, in file order: flat valid ones decoded in one call, loose
+        # ones alone and checked by simdjson; feed decides for a line left without a record.
+        more = np.flatnonzero(flat & ~(plain & valid))
+        view = memoryview(block)  # valid_flat left these lines as they were
+        lines = [view[s:e] for s, e in zip(starts[more].tolist(), ends[more].tolist(), strict=True)]
+        rest = more
+        if len(loose):
+            order = np.argsort(np.r_[loose, more], kind="stable")
+            rest, both = np.r_[loose, more][order], loose_lines + lines
+            lines = [both[k] for k in order.tolist()]
+        records: list[_Line | None] = [None] * len(rest)
+        whole = np.flatnonzero(valid[rest]).tolist()
+        for j, record in zip(whole, kit.records([lines[j] for j in whole]), strict=True):
+            records[j] = record
+        alone = []
+        for j in np.flatnonzero(~flat[rest]).tolist():
+            try:
+                records[j] = kit.decode(lines[j])
+                alone.append(j)
+            except Exception:  # anything msgspec refuses: feed decides, as for every line
+                pass
+        for j, ok in zip(alone, kit.valid_whole([lines[j] for j in alone]), strict=True):
+            if not ok:
+                records[j] = None
+        self._tally_lines(
+            lines, records, (rest + before + 1).tolist(), known[rest].tolist(),
+            micros[rest].tolist(), path,
+        )  # fmt: skip
+        return len(ends)
+
+    def _tally_lines(
+        self, lines: list[bytes | memoryview], records: list[_Line | None], numbers: list[int],
+        known: list[bool], micros: list[int], path: Path | None,
+    ) -> None:  # fmt: skip
+        """Lines in file order, each with its msgspec record (None: feed decides) and, when
+        ``known``, the instant of its timestamp in µs: as `feed` counts them. Counted in plain
+        dicts (a Counter is slow to increment) added to the Counters before each `feed` and at
+        the end, so that first-seen orders are those of one pass."""
+        loggers: dict[str, int] = {}
+        types: dict[str, int] = {}
+        failed_by: dict[str, int] = {}
+        failures: dict[datetime, int] = {}
+        actions: dict[str, int] = {}
+        users: dict[str, int] = {}
+        uses: dict[datetime, int] = {}
+        counts = (
+            (self.error_lines_by_logger, loggers), (self.errors_by_type, types),
+            (self.errors_by_algorithm, failed_by), (self.error_timeline, failures),
+            (self.actions, actions), (self.actions_by_user, users), (self.action_timeline, uses),
+        )  # fmt: skip
+
+        def flush() -> None:
+            for counter, local in counts:
+                if local:
+                    counter.update(local)
+                    local.clear()
+
+        algorithms, low, high = self.algorithms, self._low, self._high
+        seconds, buckets = self.bucket.total_seconds(), self._buckets
+        inside = read = 0
+        for k, (record, sure, instant) in enumerate(zip(records, known, micros, strict=True)):
+            if record is None:
+                flush()
+                self.feed(bytes(lines[k]), path, numbers[k])
+                continue
+            read += 1
+            if sure:
+                if not low <= instant < high:
+                    continue
+                epoch = instant / 1_000_000  # what datetime.timestamp computes
+            else:
+                try:
+                    when = parse_time(record.timestamp)  # type: ignore[arg-type]
+                except (TypeError, ValueError):
+                    self._malformed(path, numbers[k], "no readable timestamp")
+                    continue
+                if not self._inside(when):
+                    continue
+                epoch = when.timestamp()
+            inside += 1
+            event = record.event
+            if record.level in ("ERROR", "CRITICAL"):
+                key = str(record.logger)
+                loggers[key] = loggers.get(key, 0) + 1
+            if event == "analysis_start":
+                algorithms[str(record.algorithm)].started += 1
+            elif event == "analysis_complete":
+                stats = algorithms[str(record.algorithm)]
+                stats.completed += 1
+                raw = record.duration
+                duration = None if raw is None else orjson.loads(memoryview(raw))
+                if isinstance(duration, int | float):
+                    stats.durations.append(float(duration))
+            elif event in ("analysis_error", "user_action"):
+                start = epoch - epoch % seconds  # as _bucket
+                if (bucket := buckets.get(start)) is None:
+                    bucket = buckets[start] = datetime.fromtimestamp(start, tz=UTC)
+                if event == "analysis_error":
+                    name = str(record.algorithm)
+                    algorithms[name].failed += 1
+                    error = str(record.error or "")
+                    key = error.split(":", 1)[0].strip() or "unknown"
+                    types[key] = types.get(key, 0) + 1
+                    failed_by[name] = failed_by.get(name, 0) + 1
+                    failures[bucket] = failures.get(bucket, 0) + 1
+                else:
+                    key = str(record.action)
+                    actions[key] = actions.get(key, 0) + 1
+                    key = str(record.user_id)
+                    users[key] = users.get(key, 0) + 1
+                    uses[bucket] = uses.get(bucket, 0) + 1
+        self.lines += read
+        self.in_window += inside
+        flush()
 
     def _merge(self, part: LogAnalyzer, line_offset: int) -> None:
         self.lines += part.lines
@@ -221,6 +715,7 @@ class LogAnalyzer:
             )
 
     def feed(self, line: bytes, path: Path | None = None, number: int = 0) -> None:
+        """One line, parsed by orjson: the definition of what each line counts for."""
         if not line.strip():
             return
         self.lines += 1
@@ -238,45 +733,61 @@ class LogAnalyzer:
         except (TypeError, ValueError):
             self._malformed(path, number, "no readable timestamp")
             return
-        if (self.since is not None and when < self.since) or (
-            self.until is not None and when >= self.until
-        ):
-            return
+        if self._inside(when):
+            get = record.get
+            self._tally(
+                when, get("event"), get("level"), get("logger"), get("algorithm"),
+                get("duration"), get("error"), get("action"), get("user_id"),
+            )  # fmt: skip
+
+    def _inside(self, when: datetime) -> bool:
+        return not (
+            (self.since is not None and when < self.since)
+            or (self.until is not None and when >= self.until)
+        )
+
+    def _tally(
+        self, when: datetime, event: Any, level: Any, logger: Any, algorithm: Any,
+        duration: Any, error: Any, action: Any, user_id: Any,
+    ) -> None:  # fmt: skip
+        """What one line inside the window adds to the figures."""
         self.in_window += 1
-        event = record.get("event")
-        level = record.get("level")
         if level in ("ERROR", "CRITICAL"):
-            self.error_lines_by_logger[str(record.get("logger"))] += 1
+            self.error_lines_by_logger[str(logger)] += 1
         if event == "analysis_start":
-            self.algorithms[str(record.get("algorithm"))].started += 1
+            self.algorithms[str(algorithm)].started += 1
         elif event == "analysis_complete":
-            stats = self.algorithms[str(record.get("algorithm"))]
+            stats = self.algorithms[str(algorithm)]
             stats.completed += 1
-            duration = record.get("duration")
             if isinstance(duration, int | float):
                 stats.durations.append(float(duration))
         elif event == "analysis_error":
-            algorithm = str(record.get("algorithm"))
-            self.algorithms[algorithm].failed += 1
-            error = str(record.get("error") or "")
+            name = str(algorithm)
+            self.algorithms[name].failed += 1
+            error = str(error or "")
             self.errors_by_type[error.split(":", 1)[0].strip() or "unknown"] += 1
-            self.errors_by_algorithm[algorithm] += 1
+            self.errors_by_algorithm[name] += 1
             self.error_timeline[self._bucket(when)] += 1
         elif event == "user_action":
-            self.actions[str(record.get("action"))] += 1
-            self.actions_by_user[str(record.get("user_id"))] += 1
+            self.actions[str(action)] += 1
+            self.actions_by_user[str(user_id)] += 1
             self.action_timeline[self._bucket(when)] += 1
 
     def _bucket(self, when: datetime) -> datetime:
-        seconds = self.bucket.total_seconds()
-        epoch = when.timestamp()
-        return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+        return self._bucket_at(when.timestamp())
+
+    def _bucket_at(self, epoch: float) -> datetime:
+        start = epoch - epoch % self.bucket.total_seconds()
+        if (bucket := self._buckets.get(start)) is None:
+            bucket = self._buckets[start] = datetime.fromtimestamp(start, tz=UTC)
+        return bucket
 
     # -- reports ------------------------------------------------------------------
 
     def performance(self) -> dict[str, Any]:
         overall = _Algorithm()
         for stats in self.algorithms.values():
+            stats.durations.sort()  # summary sorts them anyway; sorted runs merge fast
             overall.started += stats.started
             overall.completed += stats.completed
             overall.failed += stats.failed
