@@ -222,8 +222,11 @@ def test_runaway_analysis_is_cancelled_and_only_its_worker_terminated(redis_serv
             poll(lambda: all(len(_workers(p)) == 1 for p in parents), 60, "both workers")
             before = {p.pid: _workers(p)[0].pid for p in parents}
 
+            # Long itemsets at a tiny support keep it running for minutes (the default
+            # parameters finish 100 000 records in seconds: before the dry run could see it).
+            runaway = {"project_id": "p", "max_len": 5, "min_support": 2, "min_confidence": 0.1}
             job = httpx.post(
-                f"{server.url}{BASE}/analyze", json={"project_id": "p"}, headers=headers, timeout=30
+                f"{server.url}{BASE}/analyze", json=runaway, headers=headers, timeout=30
             ).json()
             running = poll(
                 lambda: (
@@ -250,7 +253,20 @@ def test_runaway_analysis_is_cancelled_and_only_its_worker_terminated(redis_serv
                 "BL_JOB_STALE_S": "1",
             }
             db = Database(url, pooled=False)
-            watch = watcher_env(data, redis_server.url, BL_DATABASE_URL=url, **limits)
+            # The analysis keeps a core busy: a CPU check at 100 % could stop it first; here
+            # memory and CPU failures may only notify (refused: no webhook), never terminate.
+            watch = watcher_env(
+                data,
+                redis_server.url,
+                BL_DATABASE_URL=url,
+                BL_RECOVERY_CHAINS="high_cpu_usage=notify_admin;high_memory_usage=notify_admin",
+                **limits,
+            )
+            limit = Settings(
+                data_dir=data, database_url=url, analysis_timeout_s=1, job_heartbeat_s=0.5
+            )
+            past_limit = Checker(limit, db)
+            poll(lambda: past_limit.algorithm_timeout().failing, 30, "the analysis past 1.5 s")
             # dry-run first: it names the job and the process, and touches neither
             planned = bizlogic(watch, "recover", "run", "algorithm_timeout", "--json")
             assert planned.returncode == 0, planned.stderr
