@@ -99,7 +99,8 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def _print(result: dict[str, Any]) -> None:
-    out = Console()
+    # Ten columns of figures: narrower than 120, Rich would cut the algorithm names.
+    out = Console(width=max(Console().width, 120), soft_wrap=True)
     window = result["window"]
     out.print(
         f"{result['lines_in_window']:,} of {result['lines']:,} lines in "

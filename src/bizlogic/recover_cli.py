@@ -177,8 +177,9 @@ def show_history(
     if paused:
         err.print(f"[yellow]recovery is paused since {paused['since']}[/]")
     table = Table(title=f"recovery events, last {hours:g} h")
-    for column in ("time", "trigger", "failure", "action", "outcome", "dry", "context"):
-        table.add_column(column, overflow="fold")
+    for column in ("time", "trigger", "failure", "action", "outcome", "dry"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("context", overflow="fold", ratio=1)
     for event in events:
         context = event["error"] or json.dumps(event["context"], default=str)[:300]
         table.add_row(
@@ -190,7 +191,8 @@ def show_history(
             "yes" if event["dry_run"] else "",
             context,
         )
-    Console().print(table)
+    # Six short columns and the context: below 140 columns the context is a sliver.
+    Console(width=max(Console().width, 140)).print(table)
 
 
 def _switch(action: str, reason: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bizlogic.ops.recovery.actions import (
     ActionContext,
@@ -29,7 +29,7 @@ from bizlogic.settings import Settings
 from bizlogic.store import clock, migrations
 from bizlogic.store.db import Database
 from bizlogic.store.jobs import claim_job, create_job, get_job
-from bizlogic.store.tables import AnalysisJob
+from bizlogic.store.tables import AnalysisJob, RecoveryEvent
 from tests.polling import poll
 
 HOST = socket.gethostname()
@@ -190,3 +190,19 @@ def test_scale_up_preconditions(tmp_path, db, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no systemctl on this PATH
     with pytest.raises(Refused, match="systemctl is not available"):
         plan_scale_up(ctx)
+
+
+def test_a_dry_run_where_every_action_refuses_is_not_a_plan(tmp_path, db) -> None:
+    # Redis unreachable, no server unit named: clear_cache and restart_service both refuse
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
+    outcome = Recovery(settings, db).handle("redis_connection", "manual")
+    assert (outcome.dry_run, outcome.status) == (True, "unresolved")
+    assert "every action of the chain refused" in outcome.detail
+    with db.scope() as session:
+        rows = session.execute(
+            select(RecoveryEvent.action, RecoveryEvent.status).order_by(RecoveryEvent.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("clear_cache", "refused"),
+        ("restart_service", "refused"),
+    ]

@@ -128,7 +128,7 @@ class Recovery:
             # process can see failing, so that the fix can also be verified here.
             note(None, "unconfirmed", details={"observation": observation.details})
             return self._done(outcome, "unconfirmed", "the check does not confirm the alert")
-        notified = False
+        notified = planned = False
         for action in self.config.chains[failure_type]:
             impl = REGISTRY[action]
             ctx = ActionContext(
@@ -147,6 +147,7 @@ class Recovery:
                 continue
             if dry:
                 note(action, "dry_run", details={"plan": plan, "observation": observation.details})
+                planned = True
                 continue
             if impl.repairs and len(done) >= self.settings.recovery_budget:
                 reason = (
@@ -187,8 +188,14 @@ class Recovery:
             )
             if cleared:
                 return self._done(outcome, "resolved", f"{action} fixed it (verified)")
-        if dry:
+        if dry and planned:
             return self._done(outcome, "planned", "dry run: recorded what would be done")
+        if dry:  # nothing to escalate to in a dry run: say what act mode would come to
+            return self._done(
+                outcome,
+                "unresolved",
+                "dry run: every action of the chain refused; act mode would notify an admin",
+            )
         if notified:
             return self._done(outcome, "unresolved", "the chain ran out; an admin was notified")
         reason = f"{failure_type}: every action of the chain ran and the condition persists"
