@@ -138,6 +138,13 @@ def print_report(report: dict[str, Any]) -> None:
     }
     for name, reason in unavailable.items():
         console.print(f"[yellow]{name}: not measured[/] — {reason}")
+    measured = Table(title="measured", show_header=False, box=None, padding=(0, 1))
+    measured.add_column("area", style="bold")
+    measured.add_column("figures", overflow="fold")
+    for name, fact in report["facts"].items():
+        if fact.get("available"):
+            measured.add_row(name, ", ".join(f"{k}={v}" for k, v in _figures(fact)))
+    console.print(measured)
     recommendations = report["recommendations"]
     if not recommendations:
         console.print("[green]No recommendations: every measured figure is within bounds.[/]")
@@ -162,6 +169,23 @@ def print_report(report: dict[str, Any]) -> None:
             what,
         )
     console.print(table)
+
+
+def _figures(fact: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """The measured numbers and words of one area, as dotted keys: the evidence a person
+    reads even when nothing needs changing (lists are counted, the JSON has them whole)."""
+    figures: list[tuple[str, Any]] = []
+    for key, value in fact.items():
+        if key == "available" or value is None:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            figures.extend(_figures(value, f"{name}."))
+        elif isinstance(value, list):
+            figures.append((name, f"{len(value)} items"))
+        else:
+            figures.append((name, value))
+    return figures
 
 
 def apply_changes(report: dict[str, Any], settings: Any, yes: bool) -> None:

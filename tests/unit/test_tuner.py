@@ -375,3 +375,20 @@ def test_application_rules(tmp_path) -> None:
     facts["system"]["load_1m"] = 3.9  # no spare CPU: scale out instead
     busy = next(r for r in advise(facts, settings) if r.id == "queue_backlog")
     assert busy.change["target"] == "operator" and not busy.applicable
+
+
+def test_people_see_what_was_measured_even_without_recommendations(capsys, monkeypatch):
+    from bizlogic.tune_cli import print_report
+
+    monkeypatch.setenv("COLUMNS", "200")
+    facts = {
+        "system": {"available": True, "cpus": 2.0, "memory": {"used_percent": 4.2}, "x": None},
+        "database": {"available": True, "tables": [{"name": "a"}, {"name": "b"}]},
+        "cache": {"available": False, "reason": "no Redis configured"},
+    }
+    print_report({"mode": "embedded", "facts": facts, "recommendations": []})
+    out = " ".join(capsys.readouterr().out.split())
+    assert "cache: not measured — no Redis configured" in out
+    assert "system cpus=2.0, memory.used_percent=4.2 database tables=2 items" in out
+    assert "x=" not in out
+    assert out.endswith("No recommendations: every measured figure is within bounds.")
