@@ -7,6 +7,7 @@ except under ``CI=true`` where a missing backend fails the run.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -21,6 +22,17 @@ from typing import Any
 import pytest
 
 PG_ADMIN_URL = os.environ.get("BL_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_to_closed_streams() -> Iterator[None]:
+    """A command run through CliRunner routes logging to the runner's stream, closed when
+    it returns; a handler left on it turns every later log line into a traceback."""
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(getattr(handler, "stream", None), "closed", False):
+            root.removeHandler(handler)
 
 
 def _unavailable(what: str, error: Exception) -> None:
