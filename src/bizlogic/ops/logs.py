@@ -72,6 +72,7 @@ numbers of malformed lines) are those of one sequential pass.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import itertools
@@ -341,12 +342,10 @@ class _Kit:
     def records(self, lines: list[bytes | memoryview]) -> list[_Line | None]:
         """The lines decoded (None where msgspec refuses one), each known to be one JSON value:
         in one call, unless msgspec refuses one of them."""
-        try:
+        with contextlib.suppress(Exception):  # a line msgspec refuses: then one by one
             records: list[_Line | None] = self.decode_all(b"".join((b"[", b",".join(lines), b"]")))
             if len(records) == len(lines):  # as it must: a safeguard
                 return records
-        except Exception:
-            pass
         records = []
         for line in lines:
             try:
@@ -589,11 +588,9 @@ class LogAnalyzer:
             records[j] = record
         alone = []
         for j in np.flatnonzero(~flat[rest]).tolist():
-            try:
+            with contextlib.suppress(Exception):  # what msgspec refuses, feed decides
                 records[j] = kit.decode(lines[j])
                 alone.append(j)
-            except Exception:  # anything msgspec refuses: feed decides, as for every line
-                pass
         for j, ok in zip(alone, kit.valid_whole([lines[j] for j in alone]), strict=True):
             if not ok:
                 records[j] = None
