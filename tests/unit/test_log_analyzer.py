@@ -574,11 +574,12 @@ def test_fast_path_gives_the_figures_of_a_line_by_line_reading(tmp_path, monkeyp
     )
     sequential = LogAnalyzer(*WINDOW).feed_files(paths, workers=1).report("all")
     assert sequential == truth
+    assert json.dumps(sequential) == json.dumps(truth)  # the same order too: ties, examples
     assert truth["malformed"]["count"] > 200 and truth["lines_in_window"] > 2000
     assert len(fed) < truth["lines"] / 5  # the others were counted by the fast path
     monkeypatch.setattr(logs_module, "PARALLEL_MIN_BYTES", 0)
     parallel = LogAnalyzer(*WINDOW).feed_files(paths, workers=2).report("all")
-    assert parallel == truth
+    assert json.dumps(parallel) == json.dumps(truth)
 
 
 def test_what_orjson_alone_refuses_is_what_feed_counts(tmp_path) -> None:
@@ -625,3 +626,39 @@ def test_what_orjson_alone_refuses_is_what_feed_counts(tmp_path) -> None:
         slow.feed(line, path, number)
     assert fast == slow.report()
     assert fast["malformed"]["count"] == 21 and fast["performance"]["started"] == 4
+
+
+def test_ties_keep_the_order_of_first_appearance(tmp_path) -> None:
+    """Equal counts are listed in the order the values first appear in the file, also when
+    lines the fast path leaves to `feed` (a broken line, a timestamp with a doubt) sit between
+    them: what a person reading the log top to bottom would list first."""
+    at = '{"timestamp":"2026-11-21T10:00:00.000000Z"'
+    access = f'{at},"event":"GET /","logger":"uvicorn.access"}}'
+
+    def act(user: str, action: str) -> str:
+        return f'{at},"event":"user_action","user_id":"{user}","action":"{action}"}}'
+
+    def fail(error: str, logger: str) -> str:
+        return (f'{at},"level":"ERROR","logger":"{logger}","event":"analysis_error",'
+                f'"algorithm":"{logger[::-1]}","error":"{error}: x"}}')  # fmt: skip
+
+    rows = [access] * 50 + [act("zed", "toggle"), fail("Timeout", "w2"), act("amy", "analyze")]
+    rows += [access, '{"timestamp":"2026-11-21T10:00:00Z","event":', access]  # cut short
+    rows += [act("bob", "import"), fail("KeyError", "w1"), act("\\u0063al", "export")]
+    rows += [act("bob", "analyze"), act("zed", "export")] + [access] * 50
+    rows += [act("amy", "import"), act("cal", "toggle"), fail("Timeout", "w1")]
+    rows += [fail("KeyError", "w2")]
+    path = tmp_path / "ties.log"
+    path.write_text("\n".join(rows) + "\n")
+    window = datetime(2026, 11, 21, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
+    report = LogAnalyzer(*window).feed_files([path]).report()
+    assert list(report["users"]["by_user"].items()) == [
+        ("zed", 2), ("amy", 2), ("bob", 2), ("cal", 2)
+    ]  # fmt: skip
+    assert list(report["users"]["by_action"]) == ["toggle", "analyze", "import", "export"]
+    assert list(report["errors"]["by_type"]) == ["Timeout", "KeyError"]
+    assert list(report["errors"]["by_algorithm"]) == ["2w", "1w"]
+    assert list(report["errors"]["error_lines_by_logger"]) == ["w2", "w1"]
+    assert report["malformed"]["examples"] == [
+        {"file": str(path), "line": 55, "reason": "not JSON"}
+    ]

@@ -204,14 +204,17 @@ _FIGURES = (
     rb'"(?:analysis_start|analysis_complete|analysis_error|user_action|ERROR|CRITICAL)"[^\n]*\n'
 )
 # Rarer doubts, by pattern: 0 and 1 about which timestamp is the line's (a \u escape could
-# spell any key or value; a second "timestamp" key, preceded by a comma or a blank), 2 and 3
+# spell any key or value; a second "timestamp" key, preceded by a comma or a blank), 2 to 4
 # about the line being one flat object (a "{" or "[" where a value can start, not closed at
 # once: "{}" and "[]" hide nothing; a "}" followed by a ",", or by blanks and something).
+# The "}" doubt is two patterns: as one alternation, Hyperscan starts on every "}" (one a
+# line) and the whole scan takes about a third longer.
 _DOUBTS = (
     rb"\\u",
     rb'[ \t\r,]"timestamp"',
     rb"[:,\[ \t\r](?:\{[^}]|\[[^\]])",
-    rb"\}(?:,|[ \t\r]+[^ \t\r\n])",
+    rb"\},",
+    rb"\}[ \t\r]+[^ \t\r\n]",
 )
 # {"timestamp":" as the first two 8-byte words of a line (little-endian, the second's 6 bytes)
 _PREFIX = (int.from_bytes(b'{"timest', "little"), int.from_bytes(b'amp":"', "little"))
@@ -281,7 +284,7 @@ class _Kit:
     def scan(self, block: bytes, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Indices of the lines with figures, with a doubt on the timestamp, on the shape."""
         found: list[list[int]] = [[], [], []]  # figures, doubts on the timestamp, on the shape
-        appends = [found[kind].append for kind in (0, 1, 1, 2, 2)]  # by pattern
+        appends = [found[kind].append for kind in (0, 1, 1, 2, 2, 2)]  # by pattern
 
         def on_match(pattern: int, _start: int, end: int, _flags: int, _context: object) -> None:
             appends[pattern](end)
@@ -369,6 +372,22 @@ def _valid_runs(count: int, accepts: Callable[[int, int], bool]) -> np.ndarray:
                 step = -(-(last - first) // 16)
                 runs.extend((a, min(a + step, last)) for a in range(first, last, step))
     return valid
+
+
+def _durations(raws: list[msgspec.Raw | None]) -> list[Any]:
+    """The ``duration`` values as orjson reads them (None where there was none): in one call
+    when it reads them all, else one by one, as before."""
+    present = [raw for raw in raws if raw is not None]
+    values: list[Any] | None = None
+    if present:
+        with contextlib.suppress(orjson.JSONDecodeError):  # then one by one, to raise where
+            values = orjson.loads(b"".join((b"[", b",".join(present), b"]")))
+        if values is None or len(values) != len(present):
+            values = [orjson.loads(memoryview(raw)) for raw in present]
+    if len(present) == len(raws):
+        return values or []
+    found = iter(values or [])
+    return [None if raw is None else next(found) for raw in raws]
 
 
 @functools.cache
@@ -594,96 +613,95 @@ class LogAnalyzer:
         for j, ok in zip(alone, kit.valid_whole([lines[j] for j in alone]), strict=True):
             if not ok:
                 records[j] = None
-        self._tally_lines(
-            lines, records, (rest + before + 1).tolist(), known[rest].tolist(),
-            micros[rest].tolist(), path,
-        )  # fmt: skip
+        self._tally_lines(lines, records, rest + before + 1, known[rest], micros[rest], path)
         return len(ends)
 
     def _tally_lines(
-        self, lines: list[bytes | memoryview], records: list[_Line | None], numbers: list[int],
-        known: list[bool], micros: list[int], path: Path | None,
+        self, lines: list[bytes | memoryview], records: list[_Line | None], numbers: np.ndarray,
+        known: np.ndarray, micros: np.ndarray, path: Path | None,
     ) -> None:  # fmt: skip
-        """Lines in file order, each with its msgspec record (None: feed decides) and, when
-        ``known``, the instant of its timestamp in µs: as `feed` counts them. Counted in plain
-        dicts (a Counter is slow to increment) added to the Counters before each `feed` and at
-        the end, so that first-seen orders are those of one pass."""
-        loggers: dict[str, int] = {}
-        types: dict[str, int] = {}
-        failed_by: dict[str, int] = {}
-        failures: dict[datetime, int] = {}
-        actions: dict[str, int] = {}
-        users: dict[str, int] = {}
-        uses: dict[datetime, int] = {}
-        counts = (
-            (self.error_lines_by_logger, loggers), (self.errors_by_type, types),
-            (self.errors_by_algorithm, failed_by), (self.error_timeline, failures),
-            (self.actions, actions), (self.actions_by_user, users), (self.action_timeline, uses),
-        )  # fmt: skip
+        """Lines in file order, each with its line number, its msgspec record (None: `feed`
+        decides) and, when ``known``, the instant of its timestamp in µs: counted as `feed`
+        counts them. The records between two lines left to `feed` are counted together, so
+        that first-seen orders (ties in the reports) and malformed examples are those of one
+        pass."""
+        first = 0
+        for gap in [*(j for j, record in enumerate(records) if record is None), len(records)]:
+            if gap > first:
+                run = slice(first, gap)
+                self._tally_run(records[run], numbers[run], known[run], micros[run], path)
+            if gap < len(records):
+                self.feed(bytes(lines[gap]), path, int(numbers[gap]))
+            first = gap + 1
 
-        def flush() -> None:
-            for counter, local in counts:
-                if local:
-                    counter.update(local)
-                    local.clear()
-
-        algorithms, low, high = self.algorithms, self._low, self._high
-        seconds, buckets = self.bucket.total_seconds(), self._buckets
-        inside = read = 0
-        for k, (record, sure, instant) in enumerate(zip(records, known, micros, strict=True)):
-            if record is None:
-                flush()
-                self.feed(bytes(lines[k]), path, numbers[k])
+    def _tally_run(
+        self, records: list[_Line], numbers: np.ndarray, known: np.ndarray, micros: np.ndarray,
+        path: Path | None,
+    ) -> None:  # fmt: skip
+        """Decoded lines, counted column by column: a Counter fed a list counts in C, in the
+        list's order."""
+        self.lines += len(records)
+        inside = known & (micros >= self._low) & (micros < self._high)
+        epochs: dict[int, float] = {}  # of the lines whose timestamp numpy did not read
+        for j in np.flatnonzero(~known).tolist():
+            try:
+                when = parse_time(records[j].timestamp)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                self._malformed(path, int(numbers[j]), "no readable timestamp")
                 continue
-            read += 1
-            if sure:
-                if not low <= instant < high:
-                    continue
-                epoch = instant / 1_000_000  # what datetime.timestamp computes
-            else:
-                try:
-                    when = parse_time(record.timestamp)  # type: ignore[arg-type]
-                except (TypeError, ValueError):
-                    self._malformed(path, numbers[k], "no readable timestamp")
-                    continue
-                if not self._inside(when):
-                    continue
-                epoch = when.timestamp()
-            inside += 1
-            event = record.event
-            if record.level in ("ERROR", "CRITICAL"):
-                key = str(record.logger)
-                loggers[key] = loggers.get(key, 0) + 1
-            if event == "analysis_start":
-                algorithms[str(record.algorithm)].started += 1
-            elif event == "analysis_complete":
-                stats = algorithms[str(record.algorithm)]
-                stats.completed += 1
-                raw = record.duration
-                duration = None if raw is None else orjson.loads(memoryview(raw))
-                if isinstance(duration, int | float):
-                    stats.durations.append(float(duration))
-            elif event in ("analysis_error", "user_action"):
-                start = epoch - epoch % seconds  # as _bucket
-                if (bucket := buckets.get(start)) is None:
-                    bucket = buckets[start] = datetime.fromtimestamp(start, tz=UTC)
-                if event == "analysis_error":
-                    name = str(record.algorithm)
-                    algorithms[name].failed += 1
-                    error = str(record.error or "")
-                    key = error.split(":", 1)[0].strip() or "unknown"
-                    types[key] = types.get(key, 0) + 1
-                    failed_by[name] = failed_by.get(name, 0) + 1
-                    failures[bucket] = failures.get(bucket, 0) + 1
-                else:
-                    key = str(record.action)
-                    actions[key] = actions.get(key, 0) + 1
-                    key = str(record.user_id)
-                    users[key] = users.get(key, 0) + 1
-                    uses[bucket] = uses.get(bucket, 0) + 1
-        self.lines += read
-        self.in_window += inside
-        flush()
+            if self._inside(when):
+                inside[j] = True
+                epochs[j] = when.timestamp()
+        chosen = np.flatnonzero(inside).tolist()
+        self.in_window += len(chosen)
+        picked = [records[j] for j in chosen]
+        self.error_lines_by_logger.update(
+            [str(r.logger) for r in picked if r.level in ("ERROR", "CRITICAL")]
+        )
+        algorithms = self.algorithms
+        started = Counter([str(r.algorithm) for r in picked if r.event == "analysis_start"])
+        for name, count in started.items():
+            algorithms[name].started += count
+        completed = [r for r in picked if r.event == "analysis_complete"]
+        names = [str(r.algorithm) for r in completed]
+        for name, count in Counter(names).items():
+            algorithms[name].completed += count
+        for name, duration in zip(names, _durations([r.duration for r in completed]), strict=True):
+            if isinstance(duration, int | float):
+                algorithms[name].durations.append(float(duration))
+        failed = [k for k, r in enumerate(picked) if r.event == "analysis_error"]
+        if failed:
+            names = [str(picked[k].algorithm) for k in failed]
+            for name, count in Counter(names).items():
+                algorithms[name].failed += count
+            self.errors_by_type.update(
+                [str(picked[k].error or "").split(":", 1)[0].strip() or "unknown" for k in failed]
+            )
+            self.errors_by_algorithm.update(names)
+            self.error_timeline.update(self._buckets_of(failed, chosen, epochs, micros))
+        acted = [k for k, r in enumerate(picked) if r.event == "user_action"]
+        if acted:
+            self.actions.update([str(picked[k].action) for k in acted])
+            self.actions_by_user.update([str(picked[k].user_id) for k in acted])
+            self.action_timeline.update(self._buckets_of(acted, chosen, epochs, micros))
+
+    def _buckets_of(
+        self, which: list[int], chosen: list[int], epochs: dict[int, float], micros: np.ndarray
+    ) -> list[datetime]:
+        """The time buckets of the lines ``chosen[k]`` for k in ``which``: from the instant in
+        µs, divided as Python ints are (exactly what ``datetime.timestamp`` computes), unless
+        the timestamp was parsed."""
+        seconds, cache = self.bucket.total_seconds(), self._buckets
+        lines = [chosen[k] for k in which]
+        instants = micros[lines].tolist()
+        buckets = []
+        for line, instant in zip(lines, instants, strict=True):
+            epoch = epochs[line] if line in epochs else instant / 1_000_000
+            start = epoch - epoch % seconds  # as _bucket_at
+            if (bucket := cache.get(start)) is None:
+                bucket = cache[start] = datetime.fromtimestamp(start, tz=UTC)
+            buckets.append(bucket)
+        return buckets
 
     def _merge(self, part: LogAnalyzer, line_offset: int) -> None:
         self.lines += part.lines
