@@ -1,8 +1,18 @@
 """bizlogic: turns annotated records into patterns, business rules and insights."""
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("superinsight-bizlogic")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+local"
+
+def __getattr__(name: str) -> str:
+    """``__version__`` on first use: importlib.metadata costs ~40 ms, which a short command
+    (``bizlogic logs analyze`` on a small file) should not pay."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("superinsight-bizlogic")
+    except PackageNotFoundError:  # running from a source tree without installation
+        found = "0.0.0+local"
+    globals()["__version__"] = found
+    return found

@@ -279,6 +279,9 @@ def test_parallel_ranges_give_the_sequential_figures(logs, tmp_path, monkeypatch
     for workers in (2, 3, 7):
         parallel = LogAnalyzer(since, until).feed_files(log_files(live), workers=workers)
         assert parallel.report() == sequential, workers
+    monkeypatch.setattr(logs_module, "RANGE_BYTES", 20_000)  # more ranges than workers
+    parallel = LogAnalyzer(since, until).feed_files(log_files(live), workers=2).report()
+    assert json.dumps(parallel) == json.dumps(sequential)
     assert sequential["malformed"]["count"] == 6
 
 
