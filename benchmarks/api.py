@@ -186,7 +186,9 @@ def repeated(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "median_p99_ms": statistics.median(run["latency_ms"]["p99"] for run in runs),
         "median_achieved_rate": statistics.median(run["achieved_rate"] for run in runs),
         "non_2xx": sum(
-            count for run in runs for status, count in run["statuses"].items()
+            count
+            for run in runs
+            for status, count in run["statuses"].items()
             if not status.startswith("2")
         ),
         "errors": sum(sum(run["errors"].values()) for run in runs),
@@ -307,8 +309,10 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2, default=str) + "\n", "utf-8")
     print(f"ratios: {result['ratios']}")
     for name, target in result["targets"].items():
-        print(f"target {name}: {target['result']} (limit {target['limit']}) "
-              f"{'met' if target['pass'] else 'NOT met'}")
+        print(
+            f"target {name}: {target['result']} (limit {target['limit']}) "
+            f"{'met' if target['pass'] else 'NOT met'}"
+        )
     print(f"saved {out}")
 
 

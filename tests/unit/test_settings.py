@@ -8,8 +8,14 @@ from bizlogic.settings import Settings
 
 
 def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("BL_LOG_FILE", "BL_DATABASE_URL", "BL_REDIS_URL", "BL_JWT_SECRET",
-                 "BL_ALERT_WEBHOOK_URL", "BL_WEBHOOK_TOKEN"):
+    for name in (
+        "BL_LOG_FILE",
+        "BL_DATABASE_URL",
+        "BL_REDIS_URL",
+        "BL_JWT_SECRET",
+        "BL_ALERT_WEBHOOK_URL",
+        "BL_WEBHOOK_TOKEN",
+    ):
         monkeypatch.setenv(name, "")
     settings = Settings()
     assert settings.log_file is None
@@ -24,7 +30,10 @@ def test_operators_guide_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     settings = Settings()
     assert (settings.collect_interval_s, settings.retention_days, settings.disk_alert_percent) == (
-        30, 30, 80)
+        30,
+        30,
+        80,
+    )
 
 
 def test_out_of_range_value_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
