@@ -428,10 +428,10 @@ def _stamps(a: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     operations a line; the lines it does not fit are read byte by byte (`_stamps_by_bytes`)."""
     n = len(starts)
     prefixed, plain, micros = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int64)
-    fit = np.flatnonzero(starts + 48 <= len(a))  # the last lines may be too near the end
-    if not len(fit):
+    fit = int(np.searchsorted(starts, len(a) - 48, side="right"))  # lines with 48 bytes
+    if not fit:
         return prefixed, plain, micros
-    at = starts[fit]
+    at = starts[:fit]
     words = np.lib.stride_tricks.sliding_window_view(a, 48)[at].view("<u8")  # 6 a line
     w0, w1, w2, w3, w4, w5 = words.T
     begins = (w0 == _PREFIX[0]) & (w1 & np.uint64(0xFFFF_FFFF_FFFF) == _PREFIX[1])
@@ -440,7 +440,7 @@ def _stamps(a: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     change = np.flatnonzero((century[1:] != century[:-1]) | (w2[1:] != w2[:-1])) + 1
     firsts = np.r_[0, change]
     valid_day, day_number = _dates(a[at[firsts] + _DATE_BYTES])
-    run = np.repeat(np.arange(len(firsts)), np.diff(np.r_[firsts, len(fit)]))
+    run = np.repeat(np.arange(len(firsts)), np.diff(np.r_[firsts, fit]))
     clock, clock_digits = _digits(w3, *_CLOCK)  # THH:MM:S
     fraction, fraction_digits = _digits(w4, *_FRACTION)  # S.ffffff
     hour, minute = _number(clock, 1, 2), _number(clock, 4, 5)
@@ -448,11 +448,11 @@ def _stamps(a: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     ok = begins & valid_day[run] & clock_digits & fraction_digits
     ok &= (w5 & np.uint64(0xFFFF)) == _ZULU
     ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
-    micros[fit] = (
+    micros[:fit] = (
         day_number[run] * 86400 + ((hour * 60 + minute) * 60 + second)
     ) * 1_000_000 + _number(fraction, 2, 3, 4, 5, 6, 7)
-    prefixed[fit], plain[fit] = begins, ok
-    other = fit[begins & ~ok]  # another shape, or no valid time at all
+    prefixed[:fit], plain[:fit] = begins, ok
+    other = np.flatnonzero(begins & ~ok)  # another shape, or no valid time at all
     if len(other):
         _, plain[other], micros[other] = _stamps_by_bytes(a, starts[other])
     return prefixed, plain, micros
