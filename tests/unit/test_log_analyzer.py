@@ -665,3 +665,40 @@ def test_ties_keep_the_order_of_first_appearance(tmp_path) -> None:
     assert report["malformed"]["examples"] == [
         {"file": str(path), "line": 55, "reason": "not JSON"}
     ]
+
+
+def test_timestamps_read_from_words_equal_the_byte_by_byte_reading() -> None:
+    """The 8-byte-word reading of the service's timestamp shape decides exactly as the
+    byte-by-byte reading of every shape, on heads with random bytes changed (digits, signs,
+    letters, bytes that are not ASCII) and lines cut short near the end of a block."""
+    import numpy as np
+
+    from bizlogic.ops.logs import _stamps, _stamps_by_bytes
+
+    rng = random.Random(21)
+    base = datetime(2024, 2, 28, 22, tzinfo=UTC)
+    alphabet = b'0123456789:.TZ+-"x \x00\xff/'
+    for _ in range(60):
+        rows = []
+        for _ in range(300):
+            when = base + timedelta(
+                seconds=rng.randrange(5 * 86400), microseconds=rng.randrange(10**6)
+            )
+            stamp = when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+            row = bytearray(f'{{"timestamp":"{stamp}","event":"GET /"}}'.encode())
+            for _ in range(rng.choice([0, 0, 1, 2])):
+                row[rng.randrange(14, 48)] = rng.choice(alphabet)
+            if rng.random() < 0.05:
+                row = row[: rng.randrange(len(row))]
+            rows.append(bytes(row))
+        a = np.frombuffer(b"\n".join(rows) + b"\n", np.uint8)
+        ends = np.flatnonzero(a == 10)
+        starts = np.r_[0, ends[:-1] + 1]
+        fast, slow = _stamps(a, starts), _stamps_by_bytes(a, starts)
+        assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
+        assert np.array_equal(fast[2][fast[1]], slow[2][slow[1]])
+        for k in np.flatnonzero(fast[1]).tolist()[:20]:  # and the instants are datetime's
+            text = rows[k][14:].split(b'"')[0].decode()  # the string the head opens
+            assert fast[2][k] == (parse(text) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
+                microseconds=1
+            )
