@@ -746,17 +746,20 @@ class LogAnalyzer:
             [str(r.logger) for r in picked if r.level in ("ERROR", "CRITICAL")]
         )
         algorithms = self.algorithms
-        started = Counter([str(r.algorithm) for r in picked if r.event == "analysis_start"])
+        by_event: defaultdict[str | None, list[int]] = defaultdict(list)
+        for k, r in enumerate(picked):
+            by_event[r.event].append(k)
+        started = Counter([str(picked[k].algorithm) for k in by_event["analysis_start"]])
         for name, count in started.items():
             algorithms[name].started += count
-        completed = [r for r in picked if r.event == "analysis_complete"]
+        completed = [picked[k] for k in by_event["analysis_complete"]]
         names = [str(r.algorithm) for r in completed]
         for name, count in Counter(names).items():
             algorithms[name].completed += count
         for name, duration in zip(names, _durations([r.duration for r in completed]), strict=True):
             if isinstance(duration, int | float):
                 algorithms[name].durations.append(float(duration))
-        failed = [k for k, r in enumerate(picked) if r.event == "analysis_error"]
+        failed = by_event["analysis_error"]
         if failed:
             names = [str(picked[k].algorithm) for k in failed]
             for name, count in Counter(names).items():
@@ -766,7 +769,7 @@ class LogAnalyzer:
             )
             self.errors_by_algorithm.update(names)
             self._count_buckets(self.error_timeline, [chosen[k] for k in failed], epochs, micros)
-        acted = [k for k, r in enumerate(picked) if r.event == "user_action"]
+        acted = by_event["user_action"]
         if acted:
             self.actions.update([str(picked[k].action) for k in acted])
             self.actions_by_user.update([str(picked[k].user_id) for k in acted])
