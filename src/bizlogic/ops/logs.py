@@ -61,12 +61,14 @@ the figures of ``feed`` on every line, for any input:
    duplicate keys as orjson does; ``duration`` is kept raw and converted by
    orjson; a field of another type, or anything msgspec refuses, leaves the
    line to ``feed``. Without a doubt on the timestamp, the instant of step 2
-   serves, else ``parse_time``. These lines are counted in file order (``feed``
-   among them where it decides), so that malformed examples and first-seen
-   orders are those of one pass.
+   serves, else ``parse_time``. These lines are counted in file order, column
+   by column between two lines left to ``feed`` (which decides in its turn),
+   so that malformed examples and first-seen orders (ties in the reports) are
+   those of one pass.
 
-A large plain file is split at line boundaries into one byte range per core,
-analysed in worker processes and merged in order, so the figures (and the line
+A large plain file is split at line boundaries into byte ranges, large first
+and smaller towards the end, that worker processes (one per core) take as they
+become free; the parts are merged in file order, so the figures (and the line
 numbers of malformed lines) are those of one sequential pass.
 """
 
