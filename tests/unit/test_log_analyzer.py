@@ -702,3 +702,19 @@ def test_timestamps_read_from_words_equal_the_byte_by_byte_reading() -> None:
             assert fast[2][k] == (parse(text) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
                 microseconds=1
             )
+
+
+def test_records_around_lines_left_out_keep_their_places() -> None:
+    """The helpers that take the lines msgspec does not decode out of a list and put Nones
+    back in their places are each other's inverse, wherever the places are."""
+    from bizlogic.ops.logs import _with_nones, _without
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        items = list(range(rng.randrange(30)))
+        places = sorted(rng.sample(range(len(items)), rng.randrange(len(items) + 1)))
+        kept = _without(items, places)
+        assert kept == [item for k, item in enumerate(items) if k not in places]
+        assert _with_nones(kept, places) == [
+            None if k in places else x for k, x in enumerate(items)
+        ]

@@ -384,6 +384,30 @@ class _Kit:
         return records
 
 
+def _without(items: list[Any], positions: list[int]) -> list[Any]:
+    """``items`` without those at ``positions`` (ascending): copied in slices, so that the
+    usual few positions cost next to nothing."""
+    kept: list[Any] = []
+    last = 0
+    for position in positions:
+        kept += items[last:position]
+        last = position + 1
+    return kept + items[last:] if positions else items
+
+
+def _with_nones(items: list[Any], positions: list[int]) -> list[Any]:
+    """``items`` with None inserted so that the Nones stand at ``positions`` (ascending): the
+    inverse of `_without`."""
+    merged: list[Any] = []
+    taken = 0
+    for position in positions:
+        count = position - len(merged)
+        merged += items[taken : taken + count]
+        taken += count
+        merged.append(None)
+    return merged + items[taken:] if positions else items
+
+
 def _valid_runs(count: int, accepts: Callable[[int, int], bool]) -> np.ndarray:
     """Which of ``count`` items are valid, given ``accepts(first, last)`` for a run of them:
     runs of ``CHUNK_LINES``; a refused run is split in 16 until runs of 8, counted invalid."""
@@ -690,10 +714,8 @@ class LogAnalyzer:
             order = np.argsort(np.r_[loose, more], kind="stable")
             rest, both = np.r_[loose, more][order], loose_lines + lines
             lines = [both[k] for k in order.tolist()]
-        records: list[_Line | None] = [None] * len(rest)
-        whole = np.flatnonzero(valid[rest]).tolist()
-        for j, record in zip(whole, kit.records([lines[j] for j in whole]), strict=True):
-            records[j] = record
+        others = np.flatnonzero(~valid[rest]).tolist()  # mostly few: loose or broken lines
+        records = _with_nones(kit.records(_without(lines, others)), others)
         alone = []
         for j in np.flatnonzero(~flat[rest]).tolist():
             with contextlib.suppress(Exception):  # what msgspec refuses, feed decides
