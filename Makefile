@@ -12,12 +12,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# Bytecode is compiled once here, as pip does for a regular install: an editable install
+# leaves it to the first import, which never writes it where PYTHONDONTWRITEBYTECODE is set
+# (every command would compile the package again).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m compileall -q src
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q src
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
