@@ -430,7 +430,7 @@ def _durations(raws: list[msgspec.Raw | None]) -> list[Any]:
     present = [raw for raw in raws if raw is not None]
     values: list[Any] | None = None
     if present:
-        with contextlib.suppress(orjson.JSONDecodeError):  # then one by one, to raise where
+        with contextlib.suppress(orjson.JSONDecodeError):  # one by one: the error of that value
             values = orjson.loads(b"".join((b"[", b",".join(present), b"]")))
         if values is None or len(values) != len(present):
             values = [orjson.loads(memoryview(raw)) for raw in present]
