@@ -4,8 +4,9 @@ from __future__ import annotations
 
 
 def __getattr__(name: str) -> str:
-    """``__version__`` on first use: importlib.metadata costs ~40 ms, which a short command
-    (``bizlogic logs analyze`` on a small file) should not pay."""
+    """``__version__`` on first use: importlib.metadata costs ~40 ms, which importing one
+    module (the log analyzer from a script or a benchmark) should not pay. The CLI's own
+    dependencies load it anyway."""
     if name != "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib.metadata import PackageNotFoundError, version

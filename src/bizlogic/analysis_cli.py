@@ -14,6 +14,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+from bizlogic.cli_output import error
 from bizlogic.mining.engine import run_analysis
 from bizlogic.mining.model import MiningParams
 from bizlogic.records.dataset import DatasetBuilder
@@ -69,10 +70,10 @@ def run_analyze_command(
     console: Console,
 ) -> int:
     if not file.is_file():
-        console.print(f"[bold red]error:[/] {file}: no such file")
+        error(f"{file}: no such file", console)
         return EXIT_BAD_INPUT
     if min_token_length < 1:
-        console.print("[bold red]error:[/] --min-token-length: must be at least 1")
+        error("--min-token-length: must be at least 1", console)
         return EXIT_BAD_INPUT
     options = ImportOptions(
         fmt=fmt, csv_mapping=csv_mapping, class_controls=class_controls, text_key=text_key
@@ -97,7 +98,7 @@ def run_analyze_command(
                         )
         except ValueError as exc:
             progress.stop()
-            console.print(f"[bold red]error:[/] {file}: {exc}")
+            error(f"{file}: {exc}", console)
             return EXIT_BAD_INPUT
         progress.update(task, completed=size, note=f"{len(builder):,} records")
         skipped = stream.skipped_cancelled
@@ -107,13 +108,11 @@ def run_analyze_command(
             _report_rejects(rejects, rejects_path or _default_rejects_path(file, output), console)
             if strict:
                 progress.stop()
-                console.print(
-                    f"[bold red]error:[/] --strict: {len(rejects)} bad row(s); nothing was analysed"
-                )
+                error(f"--strict: {len(rejects)} bad row(s); nothing was analysed", console)
                 return EXIT_BAD_INPUT
         if len(builder) == 0:
             progress.stop()
-            console.print(f"[bold red]error:[/] {file}: no valid records")
+            error(f"{file}: no valid records", console)
             return EXIT_BAD_INPUT
         accepted = len(builder)
         data = builder.build()

@@ -11,9 +11,8 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
 
-from bizlogic import __version__
+from bizlogic.cli_output import err, fail
 from bizlogic.mining.model import Filters, MiningParams
 from bizlogic.mining.registry import ALGORITHM_NAMES
 
@@ -23,14 +22,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-err = Console(stderr=True, soft_wrap=True)
-
 EXIT_BAD_INPUT = 1
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(code)
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str] | None:
@@ -40,7 +32,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str] | None:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise _fail(f"{option}: expected NAME=VALUE, got {item!r}")
+            raise fail(f"{option}: expected NAME=VALUE, got {item!r}")
         out[key.strip()] = value.strip()
     return out
 
@@ -53,7 +45,7 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     try:
         return parse_timestamp(value, option)
     except RecordError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.callback(invoke_without_command=True)
@@ -61,6 +53,8 @@ def main(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     if version:
+        from bizlogic import __version__
+
         typer.echo(__version__)
         raise typer.Exit()
     from bizlogic.ops.overrides import OverridesError
@@ -69,7 +63,7 @@ def main(
     try:
         get_settings()  # a broken tuning.env is named here, not as a traceback later
     except OverridesError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
 
 
 @app.command()
@@ -139,7 +133,7 @@ def analyze(
     names = [a.strip() for a in algorithms.split(",") if a.strip()]
     unknown = [a for a in names if a not in ALGORITHM_NAMES]
     if unknown or not names:
-        raise _fail(f"--algorithms: unknown {unknown}; choose from {', '.join(ALGORITHM_NAMES)}")
+        raise fail(f"--algorithms: unknown {unknown}; choose from {', '.join(ALGORITHM_NAMES)}")
     try:
         params = MiningParams(
             min_support=min_support,
@@ -155,7 +149,7 @@ def analyze(
             lang=lang,
         )
     except ValueError as exc:
-        raise _fail(f"--{str(exc).replace('_', '-')}") from None
+        raise fail(f"--{str(exc).replace('_', '-')}") from None
     code = run_analyze_command(
         file=file,
         fmt=fmt,
@@ -203,11 +197,11 @@ def demo_data(
     from bizlogic.records.synthetic import generate, iter_record_chunks, truth_path
 
     if not 1_000 <= records <= 5_000_000:
-        raise _fail("--records: must be between 1000 and 5000000")
+        raise fail("--records: must be between 1000 and 5000000")
     if days < 21:
-        raise _fail("--days: must be at least 21")
+        raise fail("--days: must be at least 21")
     if fmt not in ("jsonl", "labelstudio"):
-        raise _fail("--format: must be jsonl or labelstudio")
+        raise fail("--format: must be jsonl or labelstudio")
     output.parent.mkdir(parents=True, exist_ok=True)
     with Progress(console=err) as progress:
         task = progress.add_task("generating", total=records)
@@ -256,11 +250,11 @@ def detect_changes(
         try:
             results.append(AnalysisResult.from_dict(orjson.loads(path.read_bytes())))
         except FileNotFoundError:
-            raise _fail(f"{path}: no such file") from None
+            raise fail(f"{path}: no such file") from None
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise _fail(f"{path}: not an analysis result ({exc})") from None
+            raise fail(f"{path}: not an analysis result ({exc})") from None
     if not 0.0 < threshold <= 1.0:
-        raise _fail("--threshold: must be in (0, 1]")
+        raise fail("--threshold: must be in (0, 1]")
     changes = compare(results[0], results[1], threshold)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(changes.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
@@ -299,11 +293,11 @@ def serve(
     from bizlogic.telemetry.logging import configure_logging
 
     if not 1 <= port <= 65535:
-        raise _fail("--port: must be between 1 and 65535")
+        raise fail("--port: must be between 1 and 65535")
     settings = get_settings()
     configure_logging(settings)
     if workers < 1:
-        raise _fail("--workers: must be at least 1")
+        raise fail("--workers: must be at least 1")
     if workers == 1:
         uvicorn.run(
             create_app(settings),
@@ -315,7 +309,7 @@ def serve(
         )
         return
     if not settings.redis_url:
-        raise _fail(
+        raise fail(
             "--workers: more than 1 needs Redis mode (BL_REDIS_URL): with the embedded "
             "defaults each process would keep its own cache and run its own analyses"
         )
@@ -360,7 +354,7 @@ def health(
         response = httpx.get(f"{url.rstrip('/')}/api/business-logic/health", timeout=timeout)
         document = response.json()
     except (httpx.HTTPError, ValueError) as exc:
-        raise _fail(f"{url}: no health answer ({exc.__class__.__name__}: {exc})") from None
+        raise fail(f"{url}: no health answer ({exc.__class__.__name__}: {exc})") from None
     if as_json:
         typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
     else:
@@ -405,9 +399,9 @@ def import_records(
     try:
         validate_project_id(project)
     except ValueError as exc:
-        raise _fail(f"--{exc}") from None
+        raise fail(f"--{exc}") from None
     if not file.is_file():
-        raise _fail(f"{file}: no such file")
+        raise fail(f"{file}: no such file")
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = Tokenizer()
@@ -420,11 +414,11 @@ def import_records(
                 records.append(item)
                 tokens.append(tokenizer.record_tokens(item.text, item.keywords))
     except ValueError as exc:
-        raise _fail(f"{file}: {exc}") from None
+        raise fail(f"{file}: {exc}") from None
     for reject in rejects[:10]:
         err.print(f"  line {reject.location}: {reject.field}: {reject.reason}", markup=False)
     if rejects and strict:
-        raise _fail(f"--strict: {len(rejects)} bad row(s); nothing was imported")
+        raise fail(f"--strict: {len(rejects)} bad row(s); nothing was imported")
     url = settings.effective_database_url
     if settings.auto_migrate:
         migrations.upgrade(url)
@@ -492,24 +486,24 @@ def token_create(
     try:
         known_role = parse_role(role)
     except ValueError as exc:
-        raise _fail(f"--role: {exc}") from None
+        raise fail(f"--role: {exc}") from None
     try:
         ttl_s = parse_ttl(ttl)
     except ValueError as exc:
-        raise _fail(f"--ttl: {exc}") from None
+        raise fail(f"--ttl: {exc}") from None
     projects = None
     if project:
         projects = [p.strip() for value in project for p in value.split(",")]
         if any(not p for p in projects):
-            raise _fail("--project: project ids must not be empty")
+            raise fail("--project: project ids must not be empty")
     if not user.strip():
-        raise _fail("--user: must not be empty")
+        raise fail("--user: must not be empty")
     try:
         secret = jwt_secret(get_settings())
     except ValidationError as exc:
-        raise _fail(f"invalid settings: {exc}") from None
+        raise fail(f"invalid settings: {exc}") from None
     except SecretError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     token = create_token(secret, user, known_role, projects, ttl_s)
     scope = ", ".join(sorted(set(projects))) if projects else "every project"
     err.print(
@@ -560,7 +554,7 @@ def db_upgrade(
         migrations.upgrade(target, revision)
         at = migrations.current(target)
     except migrations.MigrationError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     err.print(f"{safe_url(target)} is at revision {at}", soft_wrap=True)
 
 
@@ -583,7 +577,7 @@ def db_downgrade(
         migrations.downgrade(target, revision)
         at = migrations.current(target)
     except migrations.MigrationError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     err.print(f"{safe_url(target)} is at revision {at}", soft_wrap=True)
 
 
@@ -595,7 +589,7 @@ def db_current(url: UrlOption = None) -> None:
     try:
         revision = migrations.current(_database_url(url))
     except migrations.MigrationError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(revision or "")
 
 

@@ -7,9 +7,9 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True, soft_wrap=True)
+from bizlogic.cli_output import error
+
 jobs_app = typer.Typer(
     help="Analysis jobs in Redis mode (Dramatiq on BL_REDIS_URL).", no_args_is_help=True
 )
@@ -23,11 +23,11 @@ def _redis_settings():
     try:
         settings = Settings()
     except ValidationError as exc:
-        err.print(f"[bold red]error:[/] {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        error(f"{exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
         raise typer.Exit(1) from None
     if not settings.redis_url:
-        err.print(
-            "[bold red]error:[/] BL_REDIS_URL is not set: workers take jobs from Redis "
+        error(
+            "BL_REDIS_URL is not set: workers take jobs from Redis "
             "(without it the API runs analyses in-process and needs no worker)"
         )
         raise typer.Exit(1)

@@ -9,17 +9,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-err = Console(stderr=True, soft_wrap=True)
+from bizlogic.cli_output import err, fail
+
 logs_app = typer.Typer(help="The service's JSON logs.", no_args_is_help=True)
 REPORTS = ("performance", "errors", "users", "all")
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(1)
 
 
 def _time(value: str | None, option: str) -> datetime | None:
@@ -30,7 +25,7 @@ def _time(value: str | None, option: str) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError:
-        raise _fail(f"{option}: not an ISO-8601 time: {value!r}") from None
+        raise fail(f"{option}: not an ISO-8601 time: {value!r}") from None
 
 
 @logs_app.command("analyze")
@@ -60,23 +55,23 @@ def analyze(
     from bizlogic.settings import get_settings
 
     if report not in REPORTS:
-        raise _fail(f"--report: choose from {', '.join(REPORTS)}")
+        raise fail(f"--report: choose from {', '.join(REPORTS)}")
     if hours is not None and (since or until):
-        raise _fail("--hours: use either --hours or --since/--until")
+        raise fail("--hours: use either --hours or --since/--until")
     start, end = _time(since, "--since"), _time(until, "--until")
     if hours is not None or (start is None and end is None):
         end = datetime.now(UTC)
         start = end - timedelta(hours=hours if hours is not None else 24)
     if start is not None and end is not None and start >= end:
-        raise _fail("--since: must be before --until")
+        raise fail("--since: must be before --until")
     if not files:
         live = get_settings().log_file
         if live is None:
-            raise _fail("no files given and BL_LOG_FILE is not set")
+            raise fail("no files given and BL_LOG_FILE is not set")
         files = log_files(live)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise _fail(f"no such file: {', '.join(missing)}")
+        raise fail(f"no such file: {', '.join(missing)}")
     span = (end - start) if start and end else timedelta(days=1)
     bucket = timedelta(hours=1) if span <= timedelta(days=2) else timedelta(days=1)
     result = LogAnalyzer(start, end, bucket).feed_files(files).report(report)
@@ -86,7 +81,7 @@ def analyze(
         try:
             html.write_text(render_html(result), encoding="utf-8")
         except OSError as exc:
-            raise _fail(f"--html: cannot write {html}: {exc.strerror}") from None
+            raise fail(f"--html: cannot write {html}: {exc.strerror}") from None
         err.print(f"HTML report written to {html}")
     if as_json:
         typer.echo(json.dumps(result, indent=2))

@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, soft_wrap=True)
+from bizlogic.cli_output import error
+
 EXIT_FAILED = 1
 EXIT_LOCKED = 3
 
@@ -63,11 +64,11 @@ def maintain(
     try:
         revision = migrations.current(url)
     except migrations.MigrationError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        error(str(exc))
         raise typer.Exit(EXIT_FAILED) from None
     if revision != migrations.head():
-        err.print(
-            f"[bold red]error:[/] the database is at revision {revision or 'none'}, not "
+        error(
+            f"the database is at revision {revision or 'none'}, not "
             f"{migrations.head()}: run `bizlogic db upgrade` first"
         )
         raise typer.Exit(EXIT_FAILED)
@@ -76,10 +77,10 @@ def maintain(
         job = Maintenance(settings, db, dry_run=dry_run, flush_cache=flush_cache, steps=steps)
         report = job.run()
     except ValueError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        error(str(exc))
         raise typer.Exit(EXIT_FAILED) from None
     except AlreadyRunning as exc:
-        err.print(f"[bold red]error:[/] {exc}; try again when it has finished")
+        error(f"{exc}; try again when it has finished")
         raise typer.Exit(EXIT_LOCKED) from None
     finally:
         db.dispose()

@@ -13,20 +13,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-err = Console(stderr=True, soft_wrap=True)
+from bizlogic.cli_output import err, fail
+
 recover_app = typer.Typer(
     help="Auto-recovery: detect failures, act safely, escalate, keep history.",
     no_args_is_help=True,
 )
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 1, 2, 3
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(code)
 
 
 @contextmanager
@@ -45,14 +40,14 @@ def _recovery() -> Iterator[Any]:
     try:
         config = RecoveryConfig.from_settings(settings)
     except RecoveryConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
     url = settings.effective_database_url
     try:
         revision = migrations.current(url)
     except migrations.MigrationError as exc:
-        raise _fail(str(exc), EXIT_FAILED) from None
+        raise fail(str(exc), EXIT_FAILED) from None
     if revision != migrations.head():
-        raise _fail(
+        raise fail(
             f"the database is at revision {revision or 'none'}, not {migrations.head()}: "
             "run `bizlogic db upgrade` first",
             EXIT_FAILED,
@@ -96,7 +91,7 @@ def watch(
             finally:
                 lock.release()
             if not watcher.leading:
-                raise _fail("another recovery process leads; nothing was looked at", EXIT_LOCKED)
+                raise fail("another recovery process leads; nothing was looked at", EXIT_LOCKED)
             return
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: watcher.stop_event.set())
@@ -132,14 +127,15 @@ def run(
     from bizlogic.ops.recovery.leader import LeaderLock
 
     if failure_type not in FAILURE_TYPES:
-        raise _fail(
-            f"FAILURE_TYPE: unknown {failure_type!r}; choose from {', '.join(FAILURE_TYPES)}"
+        raise fail(
+            f"FAILURE_TYPE: unknown {failure_type!r}; choose from {', '.join(FAILURE_TYPES)}",
+            EXIT_BAD_INPUT,
         )
     with _recovery() as recovery:
         lock = LeaderLock(recovery.db, recovery.settings.data_dir)
         acting = not recovery.dry_run(dry_run)
         if acting and not lock.try_acquire():
-            raise _fail(
+            raise fail(
                 "another recovery process (the watcher?) is acting; run "
                 "`bizlogic recover pause` or stop it first",
                 EXIT_LOCKED,

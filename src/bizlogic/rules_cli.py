@@ -11,11 +11,11 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from bizlogic import api_client
 from bizlogic.api_client import BASE, ApiCallError
+from bizlogic.cli_output import err, fail
 
 rules_app = typer.Typer(
     help="Stored business rules, through the HTTP API of a running service "
@@ -23,7 +23,6 @@ rules_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-err = Console(stderr=True, soft_wrap=True)
 
 UrlOption = Annotated[str, typer.Option("--url", envvar="BL_URL", help="Base URL of the service.")]
 TokenOption = Annotated[
@@ -38,14 +37,9 @@ TokenOption = Annotated[
 APPLY_BATCH = 1000  # the most rule ids POST /apply takes at once
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(1)
-
-
 def _token(token: str | None) -> str:
     if not token:
-        raise _fail(
+        raise fail(
             "--token: required (or set BL_TOKEN); create one with "
             "`bizlogic token create --user USER --role ROLE`"
         )
@@ -120,7 +114,7 @@ def list_rules(
         with api_client.session(url, _token(token)) as client:
             page = api_client.check(client.get(f"{BASE}/rules/{project}", params=params)).json()
     except ApiCallError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         _print_json(page)
         return
@@ -179,9 +173,9 @@ def export(
                 return
             size = _write_atomically(target, response.iter_bytes())
     except ApiCallError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"--output: {exc}") from None
+        raise fail(f"--output: {exc}") from None
     err.print(f"wrote {target} ({size:,} bytes)", highlight=False)
 
 
@@ -229,11 +223,11 @@ def import_rules(
     if fmt == "auto":
         fmt = "yaml" if file.suffix.lower() in (".yaml", ".yml") else "json"
     if fmt not in ("json", "yaml"):
-        raise _fail("--format: expected auto, json or yaml")
+        raise fail("--format: expected auto, json or yaml")
     try:
         content = file.read_bytes()
     except OSError as exc:
-        raise _fail(f"{file}: {exc.strerror or exc}") from None
+        raise fail(f"{file}: {exc.strerror or exc}") from None
     try:
         with api_client.session(url, _token(token), timeout_s=300) as client:
             result = api_client.check(
@@ -245,7 +239,7 @@ def import_rules(
                 )
             ).json()
     except ApiCallError as exc:
-        raise _fail(f"{file}: {exc}") from None
+        raise fail(f"{file}: {exc}") from None
     typer.echo(
         f"{project}: {result['imported']} imported, {result['replaced']} replaced, "
         f"{result['skipped']} skipped"
@@ -289,7 +283,7 @@ def apply(
       bizlogic rules apply --from demo --to shop --mode adapt --rule-id 12 --rule-id 14
     """
     if mode not in ("copy", "adapt"):
-        raise _fail("--mode: expected copy or adapt")
+        raise fail("--mode: expected copy or adapt")
     answers = []
     try:
         with api_client.session(url, _token(token), timeout_s=600) as client:
@@ -301,7 +295,7 @@ def apply(
                 filters = {k: v for k, v in filters.items() if v is not None}
                 ids = [rule["id"] for rule in api_client.fetch_all_rules(client, source, **filters)]
             if not ids:
-                raise _fail(f"--from: project {source!r} has no rules matching the filters")
+                raise fail(f"--from: project {source!r} has no rules matching the filters")
             for start in range(0, len(ids), APPLY_BATCH):
                 body = {
                     "rule_ids": ids[start : start + APPLY_BATCH],
@@ -310,7 +304,7 @@ def apply(
                 }
                 answers.append(api_client.check(client.post(f"{BASE}/apply", json=body)).json())
     except ApiCallError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     applied = [item for answer in answers for item in answer["applied"]]
     if as_json:
         _print_json({"target_project_id": target, "mode": mode, "applied": applied})

@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, soft_wrap=True)
+from bizlogic.cli_output import err, error
+
 EXIT_BAD_INPUT = 2
 STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -66,15 +67,15 @@ def tune(
     from bizlogic.ops.overrides import OverridesError
 
     if yes and not apply:
-        err.print("[bold red]error:[/] --yes: only meaningful with --apply")
+        error("--yes: only meaningful with --apply")
         raise typer.Exit(EXIT_BAD_INPUT)
     if output is not None and output.is_dir():
-        err.print(f"[bold red]error:[/] --output: {output} is a directory")
+        error(f"--output: {output} is a directory")
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
         report, settings = gather_report(metrics_url)
     except OverridesError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        error(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -210,7 +211,7 @@ def apply_changes(report: dict[str, Any], settings: Any, yes: bool) -> None:
         )
     if not yes:
         if not sys.stdin.isatty():
-            err.print("[bold red]error:[/] --apply: not a terminal to confirm on; add --yes")
+            error("--apply: not a terminal to confirm on; add --yes")
             raise typer.Exit(EXIT_BAD_INPUT)
         if not typer.confirm("Write these settings?", err=True):
             err.print("nothing written")
