@@ -120,6 +120,16 @@ def test_missing_file_and_unknown_format(tmp_path):
     assert unknown.exit_code == 1 and "error:" in unknown.output
 
 
+def test_error_messages_print_brackets_as_text(tmp_path):
+    """A "[" in a file name is text in every command's error, not Rich markup (which ate
+    "[red]" whole, or failed on "[/x]")."""
+    for args in (("analyze",), ("logs", "analyze")):
+        for name in ("a[red]b.jsonl", "c[/x]d.jsonl"):
+            result = _invoke(*args, str(tmp_path / name))
+            assert result.exit_code == 1
+            assert f"{tmp_path / name}" in result.output.replace("\n", ""), result.output
+
+
 def test_label_studio_export_end_to_end(tmp_path):
     export = tmp_path / "export.json"
     made = _invoke("demo-data", str(export), "--format", "labelstudio", "--records", "3000")
