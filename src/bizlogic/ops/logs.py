@@ -366,7 +366,7 @@ class _Kit:
 
         return _valid_runs(len(flat), accepts)
 
-    def valid_whole(self, lines: list[bytes]) -> np.ndarray:
+    def valid_whole(self, lines: list[bytearray]) -> np.ndarray:
         """Which of these lines, each decoded alone by msgspec (so each is one whole JSON
         value), simdjson accepts too, with no container nested deeper than ``_SHALLOW``."""
         return _valid_runs(
@@ -376,7 +376,7 @@ class _Kit:
             ),
         )
 
-    def records(self, lines: list[bytes | memoryview]) -> list[_Line | None]:
+    def records(self, lines: list[bytearray]) -> list[_Line | None]:
         """The lines decoded (None where msgspec refuses one), each known to be one JSON value:
         in one call, unless msgspec refuses one of them."""
         with contextlib.suppress(Exception):  # a line msgspec refuses: then one by one
@@ -731,8 +731,10 @@ class LogAnalyzer:
         # The other non-empty lines, in file order: flat valid ones decoded in one call, loose
         # ones alone and checked by simdjson; feed decides for a line left without a record.
         more = (flat & ~(plain & valid)).nonzero()[0]
-        view = memoryview(block)  # valid_flat left these lines as they were
-        lines = [view[s:e] for s, e in zip(starts[more].tolist(), ends[more].tolist(), strict=True)]
+        # valid_flat left these lines as they were; slices of a bytearray cost less than views
+        lines = [
+            block[s:e] for s, e in zip(starts[more].tolist(), ends[more].tolist(), strict=True)
+        ]
         rest = more
         if len(loose):
             order = np.argsort(np.r_[loose, more], kind="stable")
@@ -752,7 +754,7 @@ class LogAnalyzer:
         return len(ends)
 
     def _tally_lines(
-        self, lines: list[bytes | memoryview], records: list[_Line | None], numbers: np.ndarray,
+        self, lines: list[bytearray], records: list[_Line | None], numbers: np.ndarray,
         known: np.ndarray, micros: np.ndarray, path: Path | None,
     ) -> None:  # fmt: skip
         """Lines in file order, each with its line number, its msgspec record (None: `feed`
@@ -761,7 +763,7 @@ class LogAnalyzer:
         that first-seen orders (ties in the reports) and malformed examples are those of one
         pass."""
         first = 0
-        for gap in [*(j for j, record in enumerate(records) if record is None), len(records)]:
+        for gap in [j for j, record in enumerate(records) if record is None] + [len(records)]:
             if gap > first:
                 run = slice(first, gap)
                 self._tally_run(records[run], numbers[run], known[run], micros[run], path)
