@@ -96,7 +96,7 @@ import numpy as np
 import orjson
 import simdjson
 
-BLOCK = 2 * 1024 * 1024
+BLOCK = 2 * 1024 * 1024  # two workers' blocks and buffers stay within the shared L3 cache
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # below this, starting processes costs more than it saves
 # A worker takes the next range when it is done, so a core that runs slower (a busy machine)
 # takes fewer ranges instead of the whole run waiting for its half. Ranges shrink towards the
