@@ -58,10 +58,15 @@ def analyze(
         raise fail(f"--report: choose from {', '.join(REPORTS)}")
     if hours is not None and (since or until):
         raise fail("--hours: use either --hours or --since/--until")
+    if hours is not None and not hours > 0:
+        raise fail(f"--hours: must be a positive number of hours, not {hours:g}")
     start, end = _time(since, "--since"), _time(until, "--until")
     if hours is not None or (start is None and end is None):
         end = datetime.now(UTC)
-        start = end - timedelta(hours=hours if hours is not None else 24)
+        try:
+            start = end - timedelta(hours=hours if hours is not None else 24)
+        except OverflowError:
+            raise fail(f"--hours: {hours:g} hours go back before the year 1") from None
     if start is not None and end is not None and start >= end:
         raise fail("--since: must be before --until")
     if not files:

@@ -184,6 +184,10 @@ def test_cli_json_and_bad_options(logs) -> None:
         (["--report", "nope"], "--report"),
         (["--since", "yesterday"], "--since: not an ISO-8601 time"),
         (["--hours", "3", "--since", "2026-11-20"], "either --hours or --since"),
+        (["--hours", "-3"], "--hours: must be a positive number of hours, not -3"),
+        (["--hours", "nan"], "--hours: must be a positive number of hours, not nan"),
+        (["--hours", "inf"], "--hours: inf hours go back before the year 1"),
+        (["--hours", "1e12"], "--hours: 1e+12 hours go back before the year 1"),
         (["--since", "2026-11-22", "--until", "2026-11-21"], "must be before --until"),
     ]:
         failed = runner.invoke(app, ["logs", "analyze", str(live), *bad])
