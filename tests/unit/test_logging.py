@@ -282,6 +282,21 @@ def test_secrets_never_reach_a_log_line(configure: Configure, tmp_path: Path) ->
     assert f"bl:{REDACTED}@db/bl" in out.getvalue()
 
 
+def test_request_urls_of_http_clients_stay_out_of_the_logs(configure: Configure) -> None:
+    """httpx logs each request's URL at INFO; a webhook's secret is in its path."""
+    import httpx
+
+    out = configure(log_level="DEBUG")
+    secret = "B0000000/XXXXsecretPATHXXXX"
+    url = f"https://hooks.example.com/services/T0000000/{secret}"
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    with httpx.Client(transport=transport) as client:
+        assert client.post(url, json={"alert": 1}).status_code == 200
+    structlog.get_logger("bizlogic.ops").info("alert_sent", attempts=1)
+    assert [r["event"] for r in records(out)] == ["alert_sent"]
+    assert "secretPATH" not in out.getvalue()
+
+
 @pytest.mark.parametrize(
     "key",
     ["password", "Authorization", "X-Api-Key", "accessToken", "refresh_token", "jwt_secret",

@@ -36,6 +36,10 @@ from bizlogic.telemetry.redact import redact
 
 # Loggers that servers configure with handlers of their own; ours must win.
 _ADOPTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi")
+# httpx and httpcore log every request's full URL at INFO (DEBUG: headers). Alert webhooks
+# (Slack, Teams, Alertmanager receivers behind a proxy) carry their secret in the path,
+# which no redaction pattern can tell from an ordinary path: these loggers say only WARNING+.
+_URL_LOGGERS = ("httpx", "httpcore")
 # uvicorn passes an ANSI-coloured copy of its message as an "extra"; JSON wants none of it.
 _DROPPED_FIELDS = ("color_message",)
 _LEADING_FIELDS = ("timestamp", "level", "logger", "event", "message", "request_id", "job_id")
@@ -143,6 +147,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         adopted = logging.getLogger(name)
         adopted.handlers.clear()
         adopted.propagate = True
+    for name in _URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     structlog.configure(
         processors=[
