@@ -51,7 +51,7 @@ def analyze(
 
       bizlogic logs analyze /var/log/bizlogic/bizlogic.log.3.gz --since 2026-11-01 --json
     """
-    from bizlogic.ops.logs import LogAnalyzer, log_files
+    from bizlogic.ops.logs import LogAnalyzer, LogReadError, log_files
     from bizlogic.settings import get_settings
 
     if report not in REPORTS:
@@ -79,7 +79,10 @@ def analyze(
         raise fail(f"no such file: {', '.join(missing)}")
     span = (end - start) if start and end else timedelta(days=1)
     bucket = timedelta(hours=1) if span <= timedelta(days=2) else timedelta(days=1)
-    result = LogAnalyzer(start, end, bucket).feed_files(files).report(report)
+    try:
+        result = LogAnalyzer(start, end, bucket).feed_files(files).report(report)
+    except LogReadError as exc:
+        raise fail(str(exc)) from None
     if html is not None:
         from bizlogic.ops.logs_html import render_html
 

@@ -196,6 +196,31 @@ def test_cli_json_and_bad_options(logs) -> None:
     assert missing.exit_code == 1 and "no such file" in missing.output
 
 
+def test_a_damaged_gzip_rotation_stops_the_analysis_naming_the_file(logs, tmp_path) -> None:
+    """Figures from part of a file would under-count without saying so: a .gz cut short,
+    corrupted or not gzip at all is an error naming it, and no report is written."""
+    live, _ = logs
+    whole = (live.parent / "bizlogic.log.2.gz").read_bytes()
+    flipped = bytearray(whole)
+    flipped[len(whole) // 2] ^= 0xFF
+    runner = CliRunner()
+    for content, reason in [
+        (whole[: len(whole) // 2], "the compressed file is cut short (no end-of-stream marker)"),
+        (bytes(flipped), "a damaged or invalid gzip file"),
+        (b"plain text, not gzip\n", "a damaged or invalid gzip file (Not a gzipped file"),
+    ]:
+        damaged = tmp_path / "bizlogic.log.3.gz"
+        damaged.write_bytes(content)
+        html = tmp_path / "report.html"
+        done = runner.invoke(
+            app, ["logs", "analyze", str(damaged), str(live), "--since", "2026-01-01",
+                  "--html", str(html)],
+        )  # fmt: skip
+        assert done.exit_code == 1, done.output
+        assert f"{damaged}: cannot be read: {reason}" in " ".join(done.output.split())
+        assert not html.exists()
+
+
 def test_html_report_is_self_contained_and_escapes_log_values(logs, tmp_path) -> None:
     live, events = logs
     with live.open("a") as handle:  # a hostile user id and action reach the report

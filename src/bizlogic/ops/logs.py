@@ -82,6 +82,7 @@ import math
 import multiprocessing
 import os
 import re
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -638,6 +639,20 @@ class _Algorithm:
         }
 
 
+class LogReadError(Exception):
+    """A log file that could not be read to its end (missing, unreadable, a damaged .gz)."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        if isinstance(cause, EOFError):  # gzip: the stream ends before its end marker
+            reason = "the compressed file is cut short (no end-of-stream marker)"
+        elif isinstance(cause, gzip.BadGzipFile | zlib.error):
+            reason = f"a damaged or invalid gzip file ({cause})"
+        else:
+            reason = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+        super().__init__(f"{path}: cannot be read: {reason}")
+        self.path = path
+
+
 class LogAnalyzer:
     def __init__(
         self,
@@ -664,14 +679,19 @@ class LogAnalyzer:
             self._low, self._high = _micros(since, -(2**63)), _micros(until, 2**63 - 1)
 
     def feed_files(self, paths: Iterable[Path], workers: int | None = None) -> LogAnalyzer:
+        """Feed whole files in order; a file that cannot be read to its end raises
+        `LogReadError`: figures from part of a file would under-count without saying so."""
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         for path in paths:
             self.files.append(str(path))
             plain = path.suffix != ".gz"
-            if workers > 1 and plain and path.stat().st_size >= PARALLEL_MIN_BYTES:
-                self._feed_parallel(path, workers)
-            else:
-                self._feed_path(path)
+            try:
+                if workers > 1 and plain and path.stat().st_size >= PARALLEL_MIN_BYTES:
+                    self._feed_parallel(path, workers)
+                else:
+                    self._feed_path(path)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise LogReadError(path, exc) from exc
         return self
 
     def _feed_parallel(self, path: Path, workers: int) -> None:
