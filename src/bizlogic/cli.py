@@ -57,13 +57,17 @@ def main(
 
         typer.echo(__version__)
         raise typer.Exit()
-    from bizlogic.ops.overrides import OverridesError
-    from bizlogic.settings import get_settings
+    from pydantic import ValidationError
 
-    try:
-        get_settings()  # a broken tuning.env is named here, not as a traceback later
+    from bizlogic.ops.overrides import OverridesError
+    from bizlogic.settings import describe_invalid, get_settings
+
+    try:  # a broken tuning.env or BL_* variable is named here, not as a traceback later
+        get_settings()
     except OverridesError as exc:
         raise fail(str(exc), 2) from None
+    except ValidationError as exc:
+        raise fail(describe_invalid(exc), 2) from None
 
 
 @app.command()

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -95,8 +95,8 @@ class Settings(BaseSettings):
     def _heartbeat_fits(self) -> Settings:
         if self.job_stale_s < 2 * self.job_heartbeat_s:
             raise ValueError(
-                "job_stale_s: must be at least twice job_heartbeat_s, or a live worker's "
-                "job could be taken over"
+                "BL_JOB_STALE_S must be at least twice BL_JOB_HEARTBEAT_S, or a live "
+                "worker's job could be taken over"
             )
         return self
 
@@ -130,3 +130,14 @@ def get_settings() -> Settings:
 
 def env_name(setting: str) -> str:
     return f"BL_{setting.upper()}"
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """What is wrong with the configuration, by environment variable. The values are left
+    out: some are secrets (a database URL with its password, the JWT secret)."""
+    problems = []
+    for item in error.errors():
+        field = next((str(part) for part in item["loc"] if isinstance(part, str)), None)
+        message = item["msg"].removeprefix("Value error, ")  # pydantic's, for a ValueError
+        problems.append(f"{env_name(field)}: {message}" if field else message)
+    return "invalid configuration: " + "; ".join(problems)

@@ -219,3 +219,34 @@ def test_console_script_runs_as_a_process(demo_file):
         check=False,
     )
     assert helped.returncode == 0 and "Examples" in helped.stdout
+
+
+def test_invalid_settings_are_named_without_their_values(monkeypatch, tmp_path):
+    """A bad BL_* variable stops every command with exit 2 naming the variable (it was a
+    pydantic traceback); values are not echoed, since some are secrets."""
+    from bizlogic.settings import get_settings
+
+    monkeypatch.setenv("BL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BL_DATABASE_URL", "postgresql://bl:hunter2@db.example/bl")
+    monkeypatch.setenv("BL_DB_POOL_SIZE", "0")
+    monkeypatch.setenv("BL_RETENTION_DAYS", "many")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["logs", "analyze", "--hours", "1"])
+        assert result.exit_code == 2
+        text = " ".join(result.output.split())
+        assert text.startswith("error: invalid configuration: BL_DB_POOL_SIZE: Input should be")
+        assert "BL_RETENTION_DAYS: Input should be a valid integer" in text
+        assert "hunter2" not in text and "many" not in text
+        monkeypatch.setenv("BL_DB_POOL_SIZE", "5")
+        monkeypatch.setenv("BL_RETENTION_DAYS", "30")
+        monkeypatch.setenv("BL_JOB_STALE_S", "10")
+        monkeypatch.setenv("BL_JOB_HEARTBEAT_S", "10")
+        result = runner.invoke(app, ["logs", "analyze", "--hours", "1"])
+        assert result.exit_code == 2
+        assert " ".join(result.output.split()) == (
+            "error: invalid configuration: BL_JOB_STALE_S must be at least twice "
+            "BL_JOB_HEARTBEAT_S, or a live worker's job could be taken over"
+        )
+    finally:
+        get_settings.cache_clear()
