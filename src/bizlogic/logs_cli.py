@@ -74,6 +74,8 @@ def analyze(
         if live is None:
             raise fail("no files given and BL_LOG_FILE is not set")
         files = log_files(live)
+        if not files:
+            raise fail(f"no log files: BL_LOG_FILE ({live}) does not exist, nor any rotation")
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise fail(f"no such file: {', '.join(missing)}")

@@ -196,6 +196,39 @@ def test_cli_json_and_bad_options(logs) -> None:
     assert missing.exit_code == 1 and "no such file" in missing.output
 
 
+def test_without_files_the_live_log_and_its_rotations_are_read(logs, monkeypatch) -> None:
+    """No FILES: BL_LOG_FILE and its rotations; a BL_LOG_FILE with neither is an error, not
+    a report of zero lines."""
+    from bizlogic.settings import get_settings
+
+    live, events = logs
+    runner = CliRunner()
+    args = ["logs", "analyze", "--since", "2000-01-01", "--json"]
+    try:
+        monkeypatch.setenv("BL_LOG_FILE", str(live))
+        get_settings.cache_clear()
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.output
+        body = json.loads(done.stdout)
+        assert body["files"] == [str(path) for path in log_files(live)]
+        assert len(body["files"]) == 3 and body["lines"] == len(events) + len(MALFORMED)
+        assert body["malformed"]["count"] == len(MALFORMED)
+        gone = live.parent / "gone" / "bizlogic.log"
+        monkeypatch.setenv("BL_LOG_FILE", str(gone))
+        get_settings.cache_clear()
+        done = runner.invoke(app, args)
+        assert done.exit_code == 1
+        assert f"no log files: BL_LOG_FILE ({gone}) does not exist, nor any rotation" in " ".join(
+            done.output.split()
+        )
+        monkeypatch.delenv("BL_LOG_FILE")
+        get_settings.cache_clear()
+        done = runner.invoke(app, args)
+        assert done.exit_code == 1 and "no files given and BL_LOG_FILE is not set" in done.output
+    finally:
+        get_settings.cache_clear()
+
+
 def test_a_damaged_gzip_rotation_stops_the_analysis_naming_the_file(logs, tmp_path) -> None:
     """Figures from part of a file would under-count without saying so: a .gz cut short,
     corrupted or not gzip at all is an error naming it, and no report is written."""
