@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from bizlogic.cli_output import err, fail
-from bizlogic.mining.model import Filters, MiningParams
+from bizlogic.mining.model import DEFAULT_MAX_RULES, Filters, MiningParams
 from bizlogic.mining.registry import ALGORITHM_NAMES
 
 app = typer.Typer(
@@ -81,13 +81,26 @@ def analyze(
     algorithms: Annotated[
         str, typer.Option(help="Comma-separated: " + ", ".join(ALGORITHM_NAMES))
     ] = ",".join(ALGORITHM_NAMES),
-    min_support: Annotated[int, typer.Option(help="Minimum number of records behind a rule.")] = 5,
+    min_support: Annotated[
+        int | None,
+        typer.Option(
+            help="Minimum number of distinct texts behind a rule "
+            "[default: max(10, 0.2% of the distinct texts)]."
+        ),
+    ] = None,
     min_confidence: Annotated[float, typer.Option(help="Minimum rule confidence (0..1).")] = 0.7,
     max_fdr: Annotated[float, typer.Option(help="Maximum Benjamini–Hochberg q-value.")] = 0.05,
     max_len: Annotated[int, typer.Option(help="Largest keyword set in co-occurrence mining.")] = 3,
     holdout: Annotated[
-        float, typer.Option(help="Share of records held out to validate rules.")
-    ] = 0.2,
+        float,
+        typer.Option(help="Share of texts held out: half selects rules, half measures accuracy."),
+    ] = 0.3,
+    max_rules: Annotated[
+        int, typer.Option(help="Rules kept, best interestingness score first.")
+    ] = DEFAULT_MAX_RULES,
+    all_rules: Annotated[
+        bool, typer.Option("--all-rules", help="Keep every validated rule (no --max-rules cap).")
+    ] = False,
     since: Annotated[
         str | None, typer.Option(help="Only records created at or after (ISO-8601).")
     ] = None,
@@ -145,6 +158,7 @@ def analyze(
             max_fdr=max_fdr,
             max_len=max_len,
             holdout_fraction=holdout,
+            max_rules=None if all_rules else max_rules,
             time_range=(_parse_time(since, "--since"), _parse_time(until, "--until")),
             filters=Filters(
                 annotators=tuple(annotator) if annotator else None,

@@ -98,7 +98,7 @@ def test_bad_rows_are_reported_and_strict_rejects_everything(tmp_path):
     ("args", "message"),
     [
         (["--min-confidence", "2"], "--min-confidence: must be between 0 and 1"),
-        (["--min-support", "0"], "--min-support: must be at least 1"),
+        (["--min-support", "0"], "--min-support: must be between 1 and 2147483647"),
         (["--algorithms", "magic"], "--algorithms: unknown ['magic']"),
         (["--since", "yesterday"], "--since: not an ISO-8601 timestamp: 'yesterday'"),
         (["--csv-map", "text"], "--csv-map: expected NAME=VALUE, got 'text'"),

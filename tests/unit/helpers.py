@@ -11,12 +11,12 @@ from bizlogic.records.schema import Record
 
 
 def keyword_dataset(rows: list[tuple[list[str], str | None]], label: str | None = None) -> Dataset:
-    """Records with explicit keyword lists (no tokenizer involved)."""
+    """Records with explicit keyword lists (no tokenizer involved), each a text of its own."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     return build_dataset(
         Record(
             id=f"r{i:05d}",
-            text=" ".join(words) or "-",
+            text=f"review {i}: " + " ".join(words),
             sentiment=sentiment,
             label=label,
             keywords=words,

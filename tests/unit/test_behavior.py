@@ -19,7 +19,7 @@ from bizlogic.mining.behavior import (
     NAME,
     user_behavior,
 )
-from bizlogic.mining.engine import holdout_mask
+from bizlogic.mining.engine import TRAIN, split_parts
 from bizlogic.mining.insights.behavior import behavior_insights
 from bizlogic.mining.insights.common import impact_score
 from bizlogic.mining.measures import association_p_values
@@ -141,10 +141,10 @@ def test_speed_needs_five_annotators():
         return out
 
     four = _build(records(4))
-    out = user_behavior(four, np.ones(len(four), bool), MiningParams())
+    out = user_behavior(four, np.ones(len(four), bool), MiningParams(min_support=5))
     assert out.stats["speed_compared"] == 0 and _patterns(out, "annotator_outlier") == []
     five = _build(records(5))
-    out = user_behavior(five, np.ones(len(five), bool), MiningParams())
+    out = user_behavior(five, np.ones(len(five), bool), MiningParams(min_support=5))
     assert out.stats["speed_compared"] == 5
     (outlier,) = _patterns(out, "annotator_outlier")
     assert outlier.data["annotator"] == "w0" and outlier.data["reasons"] == ["too_fast"]
@@ -158,11 +158,11 @@ def test_speed_needs_five_annotators():
 
 def test_no_annotators_or_no_classes():
     plain = _build([_rec(i, None, "t", "positive") for i in range(5)])
-    out = user_behavior(plain, np.ones(5, bool), MiningParams())
+    out = user_behavior(plain, np.ones(5, bool), MiningParams(min_support=5))
     assert out.patterns == [] and out.rules == []
     assert out.stats["annotators"] == 0
     unlabelled = _build([_rec(i, "A", f"t{i}", None) for i in range(5)])
-    out = user_behavior(unlabelled, np.ones(5, bool), MiningParams())
+    out = user_behavior(unlabelled, np.ones(5, bool), MiningParams(min_support=5))
     assert out.stats["columns"] == []
     assert [p.pattern_type for p in out.patterns] == ["annotator_profile"]
     assert _profile(out, "A").data["columns"] == {}
@@ -205,7 +205,7 @@ def _synthetic(seed: int, n_tasks: int = 10_000, n_annotators: int = 20) -> list
             records.append(
                 Record(
                     id=f"r{len(records):06d}",
-                    text="x",
+                    text=f"task {t}",  # copies of a task stay on one side of the split
                     keywords=["x"],
                     sentiment=SENTIMENTS[label],
                     annotator=f"ann{r:02d}",
@@ -221,15 +221,15 @@ def _synthetic(seed: int, n_tasks: int = 10_000, n_annotators: int = 20) -> list
 def seed0():
     records = _synthetic(0)
     data = _build(records)
-    train = ~holdout_mask(data, 0.2)
-    return records, data, train, user_behavior(data, train, MiningParams())
+    train = split_parts(data, 0.2) == TRAIN
+    return records, data, train, user_behavior(data, train, MiningParams(min_support=5))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_planted_annotators_flagged_and_nobody_else(seed):
     records = _synthetic(seed)
     data = _build(records)
-    out = user_behavior(data, ~holdout_mask(data, 0.2), MiningParams())
+    out = user_behavior(data, split_parts(data, 0.2) == TRAIN, MiningParams(min_support=5))
     flagged = {p.data["annotator"]: p.data["reasons"] for p in _patterns(out, "annotator_outlier")}
     assert set(flagged) == {BIASED, FAST, DRIFTER}
     assert "label_skewed" in flagged[BIASED]
@@ -376,7 +376,7 @@ def _naive_bh(p: list[float]) -> list[float]:
 
 def test_behavioural_rule_counts_exact(seed0):
     records, data, train, out = seed0
-    params = MiningParams()
+    params = MiningParams(min_support=5)
     train_ids = set(data.ids[train].tolist())
     rows = [r for r in records if r.id in train_ids]
     n = len(rows)
@@ -446,7 +446,9 @@ def test_insights_en_and_zh(seed0):
     assert skew_finding["effect"] == pytest.approx(dist["max_share_diff"])
     assert skew_finding["share"] == pytest.approx(dist["shares"]["negative"])
     assert skew_finding["typical_share"] == pytest.approx(dist["typical_shares"]["negative"])
-    assert [i.title for i in behavior_insights(out, MiningParams())] == [i.title for i in en]
+    assert [i.title for i in behavior_insights(out, MiningParams(min_support=5))] == [
+        i.title for i in en
+    ]
 
 
 # --------------------------------------------------------------------------- label column
@@ -461,7 +463,7 @@ def test_label_column_skew_gives_label_rule():
         label = "urgent" if rng.random() < p_urgent else "normal"
         records.append(_rec(i, annotator, f"t{i}", None, hours=i, lead=20.0, label=label))
     data = _build(records)
-    out = user_behavior(data, np.ones(len(data), bool), MiningParams())
+    out = user_behavior(data, np.ones(len(data), bool), MiningParams(min_support=5))
     assert out.stats["columns"] == ["label"]
     (outlier,) = _patterns(out, "annotator_outlier")
     assert outlier.data["annotator"] == "w3" and outlier.data["reasons"] == ["label_skewed"]
@@ -470,7 +472,7 @@ def test_label_column_skew_gives_label_rule():
     mine = [r for r in records if r.annotator == "w3"]
     assert rule.support_count == sum(r.label == "urgent" for r in mine)
     assert rule.antecedent_count == len(mine)
-    en = behavior_insights(out, MiningParams())
+    en = behavior_insights(out, MiningParams(min_support=5))
     zh = behavior_insights(out, MiningParams(lang="zh"))
     assert en[0].title == "Annotator w3 over-uses 'urgent' for label"
     assert zh[0].title == "标注员 w3 的标签标注过多使用“urgent”"
@@ -503,7 +505,7 @@ def _shift_dataset(everyone_shifts: bool, seed: int = 5):
 
 def test_project_wide_shift_is_not_annotator_drift():
     data = _shift_dataset(everyone_shifts=True)
-    out = user_behavior(data, np.ones(len(data), dtype=bool), MiningParams())
+    out = user_behavior(data, np.ones(len(data), dtype=bool), MiningParams(min_support=5))
     drifting = [
         p.data["annotator"]
         for p in out.patterns
@@ -514,7 +516,7 @@ def test_project_wide_shift_is_not_annotator_drift():
 
 def test_one_annotator_shifting_alone_is_drifting():
     data = _shift_dataset(everyone_shifts=False)
-    out = user_behavior(data, np.ones(len(data), dtype=bool), MiningParams())
+    out = user_behavior(data, np.ones(len(data), dtype=bool), MiningParams(min_support=5))
     drifting = [
         p.data["annotator"]
         for p in out.patterns

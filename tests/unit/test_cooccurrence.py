@@ -48,6 +48,9 @@ def _reference_rules(rows, params: MiningParams):
             continue
         for consequent in itemset:
             antecedent = itemset - {consequent}
+            # Keywords → class only: keyword → keyword associations are clusters, not rules.
+            if not consequent.startswith("sentiment="):
+                continue
             if any(a.startswith("sentiment=") for a in antecedent):
                 continue
             candidates.append(
@@ -114,6 +117,7 @@ def test_rules_match_plain_python_pipeline(seed):
         )
         assert rule.q_value == pytest.approx(q)
     assert any(len(r.conditions) == 2 and r.rule_type == "class_association" for r in rules)
+    assert all(r.consequent.field == "sentiment" for r in rules)
     assert stats["rules"] == len(rules)
 
 

@@ -22,7 +22,7 @@ def _records():
         Record(id="b", text="great phone", sentiment="positive", annotator="u1", lead_time=5),
         Record(
             id="c",
-            text="refund ok",
+            text="refund fine",
             sentiment="positive",
             annotator="u1",
             task_id="t1",
@@ -34,7 +34,7 @@ def _records():
 
 def test_columns_are_sorted_and_missing_values_marked():
     data = build_dataset(_records())
-    assert data.vocab == ("box", "great", "late", "ok", "phone", "refund")
+    assert data.vocab == ("box", "fine", "great", "late", "phone", "refund")
     assert data.sentiment.categories == ("negative", "positive")
     assert data.sentiment.codes.tolist() == [0, 1, 1, -1]
     assert data.annotator.values() == ["u2", "u1", "u1", None]
@@ -43,9 +43,9 @@ def test_columns_are_sorted_and_missing_values_marked():
     assert data.created_datetime(2) == datetime(2026, 1, 3, tzinfo=UTC)
     dense = data.tokens.toarray()
     assert dense.tolist() == [
-        [0, 0, 1, 0, 0, 1],
-        [0, 1, 0, 0, 1, 0],
         [0, 0, 0, 1, 0, 1],
+        [0, 0, 1, 0, 1, 0],
+        [0, 1, 0, 0, 0, 1],
         [1, 0, 0, 0, 0, 0],  # explicit keywords replace the text
     ]
 

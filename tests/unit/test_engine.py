@@ -6,18 +6,21 @@ import orjson
 import pytest
 
 from bizlogic.mining.engine import (
+    TEST,
+    TRAIN,
+    VALIDATION,
     AnalysisResult,
-    holdout_mask,
     pattern_accuracy,
     run_analysis,
     select_records,
+    split_parts,
 )
 from bizlogic.mining.model import Condition, Filters, MiningParams, Rule
 from bizlogic.records.dataset import build_dataset
 from bizlogic.records.schema import Record
 
 
-def _rule(holdout_confidence):
+def _rule(holdout_confidence, confidence=1.0):
     return Rule(
         algorithm="x",
         rule_type="keyword_sentiment",
@@ -28,7 +31,7 @@ def _rule(holdout_confidence):
         antecedent_count=1,
         consequent_count=1,
         n_records=10,
-        confidence=1.0,
+        confidence=confidence,
         lift=1.0,
         leverage=0.0,
         conviction=math.inf,
@@ -43,6 +46,8 @@ def test_pattern_accuracy_definition():
     # min_confidence 0.7: a rule holds when hold-out confidence >= 0.65; None is not counted.
     assert pattern_accuracy(rules, 0.7) == pytest.approx(2 / 3)
     assert pattern_accuracy([_rule(None)], 0.7) is None
+    # A rule that claims less than min_confidence (temporal, behaviour) is held to its own rate.
+    assert pattern_accuracy([_rule(0.36, confidence=0.4), _rule(0.34, confidence=0.4)], 0.7) == 0.5
 
 
 def _records(n=400):
@@ -50,7 +55,8 @@ def _records(n=400):
     out = []
     for i in range(n):
         negative = i % 4 == 0
-        words = ["refund", "box"] if negative else ["great", "box"]
+        # A keyword of its own per record: distinct texts, not one template repeated.
+        words = ["refund", "box", f"n{i}"] if negative else ["great", "box", f"n{i}"]
         out.append(
             Record(
                 id=f"id-{i}",
@@ -64,14 +70,21 @@ def _records(n=400):
     return out
 
 
-def test_holdout_split_is_deterministic_by_id():
-    data = build_dataset(_records())
-    mask = holdout_mask(data, 0.2)
-    assert 0.12 < mask.mean() < 0.28
-    shuffled = build_dataset(list(reversed(_records())))
-    by_id = dict(zip(shuffled.ids.tolist(), holdout_mask(shuffled, 0.2).tolist()))
-    assert [by_id[i] for i in data.ids.tolist()] == mask.tolist()
-    assert not holdout_mask(data, 0.0).any()
+def test_split_is_deterministic_and_keeps_copies_of_a_text_together():
+    records = _records()
+    copies = [
+        Record(id=f"copy-{i}", text=r.text, keywords=r.keywords, sentiment=r.sentiment)
+        for i, r in enumerate(records)
+    ]
+    data = build_dataset(records + copies)
+    part = split_parts(data, 0.3)
+    assert 0.09 < (part == VALIDATION).mean() < 0.21
+    assert 0.09 < (part == TEST).mean() < 0.21
+    assert part[:400].tolist() == part[400:].tolist()  # each copy beside its original
+    shuffled = build_dataset(list(reversed(records)))
+    by_id = dict(zip(shuffled.ids.tolist(), split_parts(shuffled, 0.3).tolist()))
+    assert [by_id[i] for i in data.ids[:400].tolist()] == part[:400].tolist()
+    assert (split_parts(data, 0.0) == TRAIN).all()
 
 
 def test_filters_and_time_range():
@@ -97,7 +110,9 @@ def test_filters_validation_messages():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"min_support": 0}, "min_support: must be at least 1"),
+        ({"min_support": 0}, "min_support: must be between 1 and 2147483647"),
+        ({"min_support": 2**40}, "min_support: must be between 1 and 2147483647"),
+        ({"max_rules": 0}, "max_rules: expected a positive integer"),
         ({"min_support": 2.5}, "min_support: expected an integer"),
         ({"min_confidence": 1.5}, "min_confidence: must be between 0 and 1"),
         ({"max_fdr": 0}, r"max_fdr: must be in \(0, 1\]"),
@@ -119,17 +134,18 @@ def test_run_analysis_validates_rules_on_holdout_and_round_trips():
     params = MiningParams(min_support=5)
     result = run_analysis(data, ["sentiment_correlation"], params)
     rule = next(r for r in result.rules if r.conditions[0].value == "refund")
-    is_holdout = holdout_mask(data, 0.2)
-    ids = data.ids[is_holdout].tolist()
-    n_refund = sum(int(i.split("-")[1]) % 4 == 0 for i in ids)
-    assert rule.holdout_antecedent_count == n_refund
+    part = split_parts(data, 0.3)
+    refund = np.array([int(i[3:]) % 4 == 0 for i in data.ids.tolist()])
+    assert rule.holdout_antecedent_count == int((refund & (part == TEST)).sum())
+    assert rule.validation_antecedent_count == int((refund & (part == VALIDATION)).sum())
     assert rule.holdout_confidence == 1.0
-    train_refund = [
-        i for i, held in zip(data.ids.tolist(), is_holdout) if not held and int(i[3:]) % 4 == 0
-    ]
-    assert rule.examples == tuple(train_refund[:5])
-    assert result.meta["n_train"] + result.meta["n_holdout"] == len(data)
-    assert result.meta["pattern_accuracy"] == 1.0
+    assert rule.support_count == int((refund & (part == TRAIN)).sum())
+    assert rule.examples == tuple(data.ids[refund & (part == TRAIN)][:5].tolist())
+    assert rule.algorithms == ("sentiment_correlation",)
+    meta = result.meta
+    assert meta["n_train"] + meta["n_validation"] + meta["n_holdout"] == len(data)
+    assert meta["pattern_accuracy"] == 1.0
+    assert meta["dedup"]["units"] == 400
     encoded = orjson.dumps(result.to_dict())
     again = AnalysisResult.from_dict(orjson.loads(encoded))
     assert [r.to_dict() for r in again.rules] == [r.to_dict() for r in result.rules]

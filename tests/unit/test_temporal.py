@@ -45,7 +45,7 @@ def _dataset(
             builder.add(
                 Record(
                     id=f"r{i:06d}",
-                    text="x",
+                    text=f"record {i}",  # distinct texts: records spread over the split
                     keywords=["x"],
                     sentiment="negative" if is_negative else "positive",
                     rating=None if rating is None else float(rating[day]),
@@ -499,7 +499,7 @@ def test_insights_are_deterministic():
 
 def test_engine_runs_temporal_trends_and_results_are_json_clean():
     data = _step_dataset(1)
-    result = run_analysis(data, ["temporal_trends"], MiningParams(holdout_fraction=0.2))
+    result = run_analysis(data, ["temporal_trends"], MiningParams(holdout_fraction=0.4))
     text = json.dumps(result.to_dict(), allow_nan=False)
     again = AnalysisResult.from_dict(json.loads(text))
     assert [p.pattern_type for p in again.patterns] == [p.pattern_type for p in result.patterns]

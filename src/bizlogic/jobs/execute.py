@@ -23,7 +23,7 @@ import redis
 from bizlogic.cache import Cache
 from bizlogic.jobs.runner import CancelToken, JobCancelled
 from bizlogic.mining.engine import AnalysisResult, run_analysis
-from bizlogic.mining.model import Filters, MiningParams
+from bizlogic.mining.model import DEFAULT_MAX_RULES, Filters, MiningParams
 from bizlogic.records.schema import parse_timestamp
 from bizlogic.settings import Settings
 from bizlogic.store import clock
@@ -84,14 +84,21 @@ def params_from_json(data: dict[str, Any]) -> MiningParams:
     start = parse_timestamp(time_range.get("start"), "time_range.start")
     end = parse_timestamp(time_range.get("end"), "time_range.end")
     return MiningParams(
-        min_support=int(data.get("min_support", 5)),
+        min_support=None if data.get("min_support") is None else int(data["min_support"]),
         min_confidence=float(data.get("min_confidence", 0.7)),
         max_fdr=float(data.get("max_fdr", 0.05)),
         max_len=int(data.get("max_len", 3)),
         time_range=(start, end),
         filters=Filters.from_dict(data.get("filters")),
-        holdout_fraction=float(data.get("holdout_fraction", 0.2)),
+        holdout_fraction=float(data.get("holdout_fraction", 0.3)),
         lang=str(data.get("lang", "en")),
+        max_rules=(
+            DEFAULT_MAX_RULES
+            if "max_rules" not in data
+            else None
+            if data["max_rules"] is None
+            else int(data["max_rules"])
+        ),
     )
 
 

@@ -1,8 +1,10 @@
-"""keyword_cooccurrence: frequent keyword sets, keyword and class association rules, clusters.
+"""keyword_cooccurrence: frequent keyword sets, class association rules, topic clusters.
 
-Sentiment and label values are added to each record's item set as class
-items, so one frequent-itemset pass yields both keyword → keyword rules and
-class association rules (keywords → sentiment/label).
+Sentiment and label values are added to each text's item set as class items,
+so one frequent-itemset pass yields the class association rules (keywords →
+sentiment/label). Keywords that go together are reported as topic clusters,
+not as keyword → keyword rules: on real text those number in the hundreds of
+thousands and say "these words co-occur", which a cluster says once.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from bizlogic.mining.measures import association_p_values, benjamini_hochberg, r
 from bizlogic.mining.model import AlgorithmOutput, Condition, MiningParams, Pattern
 from bizlogic.mining.registry import register
 from bizlogic.mining.rulebuild import build_rules, rank_rules
-from bizlogic.mining.tasks import collapse_tasks
+from bizlogic.mining.texts import collapse_texts
 from bizlogic.records.dataset import Dataset
 
 NAME = "keyword_cooccurrence"
@@ -49,11 +51,11 @@ def _items(data: Dataset, min_support: int) -> tuple[sp.csr_matrix, list[Conditi
 
 
 def _tested(rules: RuleCounts, is_class: np.ndarray) -> np.ndarray:
-    """Indices of candidate rules: no class item in the antecedent."""
-    ok = np.ones(len(rules), dtype=bool)
+    """Indices of candidate rules: keywords in the antecedent, a class item as consequent."""
+    ok = is_class[rules.consequents].copy()
     for size, block in enumerate(rules.antecedents, start=1):
         chosen = np.flatnonzero(rules.antecedent_size == size)
-        ok[chosen] = ~is_class[block[rules.index_in_size[chosen]]].any(axis=1)
+        ok[chosen] &= ~is_class[block[rules.index_in_size[chosen]]].any(axis=1)
     return np.flatnonzero(ok)
 
 
@@ -102,21 +104,18 @@ def mine_rules(data: Dataset, params: MiningParams) -> tuple[list, dict]:
         (tested.n_ac >= params.min_confidence * tested.n_a) & (q <= params.max_fdr)
     )
     chosen = passing[productive_mask(tested.take(passing), itemsets, n)]
-    rules = []
-    for want_class, rule_type in ((False, "keyword_association"), (True, "class_association")):
-        picked = chosen[is_class[tested.consequents[chosen]] == want_class]
-        rules += build_rules(
-            NAME,
-            rule_type,
-            [tuple(items[a] for a in tested.antecedent(int(i))) for i in picked],
-            [items[tested.consequents[i]] for i in picked],
-            n,
-            tested.n_a[picked],
-            tested.n_c[picked],
-            tested.n_ac[picked],
-            p[picked],
-            q[picked],
-        )
+    rules = build_rules(
+        NAME,
+        "class_association",
+        [tuple(items[a] for a in tested.antecedent(int(i))) for i in chosen],
+        [items[tested.consequents[i]] for i in chosen],
+        n,
+        tested.n_a[chosen],
+        tested.n_c[chosen],
+        tested.n_ac[chosen],
+        p[chosen],
+        q[chosen],
+    )
     stats = {
         "items": len(items),
         "frequent_itemsets": len(itemsets),
@@ -178,9 +177,9 @@ def keyword_clusters(data: Dataset, params: MiningParams) -> list[Pattern]:
 def keyword_cooccurrence(
     data: Dataset, train_mask: np.ndarray, params: MiningParams
 ) -> AlgorithmOutput:
-    train = collapse_tasks(data.take(train_mask))
+    train = collapse_texts(data.take(train_mask))
     rules, stats = mine_rules(train, params)
-    clusters = keyword_clusters(collapse_tasks(data), params)
+    clusters = keyword_clusters(collapse_texts(data), params)
     stats["clusters"] = len(clusters)
     stats["n_records"] = len(data)
     stats["transactions"] = len(train)

@@ -8,24 +8,37 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from bizlogic import __version__
-from bizlogic.mining.evaluate import RuleEvaluator
-from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams, Pattern, Rule
+from bizlogic.mining.dedup import deduplicate
+from bizlogic.mining.evaluate import RuleEvaluator, is_keyword_rule, keyword_rule_counts
+from bizlogic.mining.model import (
+    AlgorithmOutput,
+    Insight,
+    MiningParams,
+    Pattern,
+    Rule,
+    auto_min_support,
+)
+from bizlogic.mining.ranking import (
+    confidently_above_bar,
+    holds,
+    merge_duplicates,
+    rank,
+    score_rules,
+)
 from bizlogic.mining.registry import ALGORITHM_NAMES, get_algorithm, get_insight_maker
+from bizlogic.mining.texts import collapse_texts
 from bizlogic.records.dataset import NAT, Dataset
 from bizlogic.records.schema import format_timestamp
 
 # stage name, units done, units total
 ProgressFn = Callable[[str, int, int], None]
 
-# A rule "holds" on hold-out data when its confidence there is at most this
-# far below min_confidence (the definition behind bl_pattern_accuracy).
-HOLDOUT_TOLERANCE = 0.05
 _HASH_BUCKETS = 10_000
 
 
@@ -77,35 +90,107 @@ def select_records(data: Dataset, params: MiningParams) -> Dataset:
     return data if keep.all() else data.take(keep)
 
 
-def holdout_mask(data: Dataset, fraction: float) -> np.ndarray:
-    """Deterministic split by crc32(record id): the same record always lands on the same side."""
-    if fraction <= 0.0:
-        return np.zeros(len(data), dtype=bool)
-    return (data.id_hash % _HASH_BUCKETS) < round(fraction * _HASH_BUCKETS)
+TRAIN, VALIDATION, TEST = 0, 1, 2
 
 
-def _validate(rules: list[Rule], holdout: Dataset, train: Dataset, params: MiningParams) -> None:
-    evaluator = RuleEvaluator(holdout)
-    train_evaluator = RuleEvaluator(train)
-    for rule in rules:
-        n_a, _n_c, n_ac = evaluator.counts(rule)
+def split_parts(data: Dataset, fraction: float) -> np.ndarray:
+    """TRAIN / VALIDATION / TEST per record, decided by its text group's key.
+
+    Every copy of a text (and its near duplicates) lands on the same side, so a
+    rule cannot be confirmed by the duplicates of the texts it was mined from.
+    The held-out ``fraction`` is halved: validation selects rules, test measures them.
+    """
+    bucket = (data.text_key % np.uint64(_HASH_BUCKETS)).astype(np.int64)
+    half = round(fraction * _HASH_BUCKETS / 2)
+    part = np.full(len(data), TRAIN, dtype=np.int8)
+    part[bucket < 2 * half] = TEST
+    part[bucket < half] = VALIDATION
+    return part
+
+
+def _measure(rules: list[Rule], data: Dataset, examples: int) -> list[tuple]:
+    """(antecedent count, joint count, examples) of every rule on ``data``.
+
+    Keyword rules count distinct texts, as they were mined; other rules count records.
+    """
+    out: list[tuple] = [(0, 0, ())] * len(rules)
+    keyword = [i for i, r in enumerate(rules) if is_keyword_rule(r)]
+    if keyword:
+        n_a, n_ac, found = keyword_rule_counts(
+            [rules[i] for i in keyword], collapse_texts(data), examples
+        )
+        for j, i in enumerate(keyword):
+            out[i] = (int(n_a[j]), int(n_ac[j]), found[j])
+    others = [i for i, r in enumerate(rules) if not is_keyword_rule(r)]
+    if others:
+        evaluator = RuleEvaluator(data)
+        for i in others:
+            a, _c, ac = evaluator.counts(rules[i])
+            out[i] = (a, ac, evaluator.examples(rules[i], examples) if examples else ())
+    return out
+
+
+def _validate(
+    rules: list[Rule], parts: dict[int, Dataset], params: MiningParams
+) -> tuple[list[Rule], list[Rule]]:
+    """Measure on validation and test, keep the rules the validation part supports.
+
+    Returns (kept, dropped). Rules whose antecedent never occurs in the
+    validation part cannot be judged there and are kept.
+    """
+    for rule, (_a, _ac, examples) in zip(
+        rules, _measure(rules, parts[TRAIN], params.max_examples), strict=True
+    ):
+        rule.examples = examples
+    for rule, (n_a, n_ac, _e) in zip(rules, _measure(rules, parts[TEST], 0), strict=True):
         rule.holdout_antecedent_count = n_a
         rule.holdout_support_count = n_ac
         rule.holdout_confidence = n_ac / n_a if n_a else None
-        rule.examples = train_evaluator.examples(rule, params.max_examples)
+    kept, dropped = [], []
+    for rule, (n_a, n_ac, _e) in zip(rules, _measure(rules, parts[VALIDATION], 0), strict=True):
+        rule.validation_antecedent_count = n_a
+        rule.validation_confidence = n_ac / n_a if n_a else None
+        verdict = holds(rule, rule.validation_confidence, params.min_confidence)
+        (dropped if verdict is False else kept).append(rule)
+    return kept, dropped
+
+
+def _parent_confidence(rules: list[Rule], train: Dataset) -> dict[int, float]:
+    """Best training confidence among each keyword combination's one-fewer-condition rules."""
+    parents: list[Rule] = []
+    owner: list[int] = []
+    for i, rule in enumerate(rules):
+        if len(rule.conditions) >= 2 and is_keyword_rule(rule):
+            for skip in range(len(rule.conditions)):
+                sub = rule.conditions[:skip] + rule.conditions[skip + 1 :]
+                parents.append(replace(rule, conditions=sub))
+                owner.append(i)
+    if not parents:
+        return {}
+    n_a, n_ac, _ = keyword_rule_counts(parents, collapse_texts(train))
+    best: dict[int, float] = {}
+    for i, a, ac in zip(owner, n_a.tolist(), n_ac.tolist(), strict=True):
+        if a:
+            best[i] = max(best.get(i, 0.0), ac / a)
+    return best
 
 
 def pattern_accuracy(rules: Sequence[Rule], min_confidence: float) -> float | None:
-    """Share of rules whose hold-out confidence >= min_confidence - tolerance.
+    """Share of rules that hold on the test part (mining/ranking.py: ``holds``).
 
-    Rules whose antecedent never occurs in the hold-out part cannot be
-    checked and are left out of the denominator.
+    Rules whose antecedent never occurs in the test part cannot be checked
+    and are left out of the denominator.
     """
-    checked = [r for r in rules if r.holdout_confidence is not None]
-    if not checked:
-        return None
-    held = sum(r.holdout_confidence >= min_confidence - HOLDOUT_TOLERANCE - 1e-12 for r in checked)
-    return held / len(checked)
+    verdicts = [holds(r, r.holdout_confidence, min_confidence) for r in rules]
+    checked = [v for v in verdicts if v is not None]
+    return sum(checked) / len(checked) if checked else None
+
+
+def _count_by_type(rules: Sequence[Rule]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for rule in rules:
+        counts[rule.rule_type] = counts.get(rule.rule_type, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def run_analysis(
@@ -117,11 +202,18 @@ def run_analysis(
     params = params or MiningParams()
     report = progress or (lambda stage, done, total: None)
     started = time.perf_counter()
-    selected = select_records(data, params)
-    is_holdout = holdout_mask(selected, params.holdout_fraction)
-    train_mask = ~is_holdout
-    train, holdout = selected.take(train_mask), selected.take(is_holdout)
     timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    selected, dedup = deduplicate(select_records(data, params))
+    timings["deduplicate"] = round(time.perf_counter() - t0, 4)
+    given_support = params.min_support
+    params = replace(
+        params,
+        min_support=given_support if given_support is not None else auto_min_support(dedup.units),
+    )
+    part = split_parts(selected, params.holdout_fraction)
+    train_mask = part == TRAIN
+    parts = {p: selected.take(part == p) for p in (TRAIN, VALIDATION, TEST)}
     outputs: dict[str, AlgorithmOutput] = {}
     steps = len(algorithms) + 2
     for step, name in enumerate(algorithms):
@@ -133,8 +225,16 @@ def run_analysis(
 
     report("validate", len(algorithms), steps)
     t0 = time.perf_counter()
-    rules = [rule for out in outputs.values() for rule in out.rules]
-    _validate(rules, holdout, train, params)
+    found = merge_duplicates([rule for out in outputs.values() for rule in out.rules])
+    keyword = [r for r in found if is_keyword_rule(r)]
+    sure = confidently_above_bar(keyword, params.min_confidence) if keyword else []
+    uncertain = [r for r, ok in zip(keyword, sure, strict=True) if not ok]
+    dropped = {id(r) for r in uncertain}
+    kept, failed = _validate([r for r in found if id(r) not in dropped], parts, params)
+    score_rules(kept, _parent_confidence(kept, parts[TRAIN]))
+    ranked = rank(kept)
+    rules = ranked if params.max_rules is None else ranked[: params.max_rules]
+    beyond_cap = ranked[len(rules) :]
     timings["validate"] = round(time.perf_counter() - t0, 4)
 
     report("insights", len(algorithms) + 1, steps)
@@ -142,28 +242,40 @@ def run_analysis(
     for name, out in outputs.items():
         maker = get_insight_maker(name)
         if maker is not None:
+            # Insights speak only of rules the result keeps.
+            out.rules = [r for r in rules if r.algorithm == name]
             insights.extend(maker(out, params))
     insights.sort(key=lambda i: (-i.impact_score, i.insight_type, i.title))
     report("done", steps, steps)
 
     accuracy_by_algorithm = {
-        name: pattern_accuracy(out.rules, params.min_confidence) for name, out in outputs.items()
+        name: pattern_accuracy([r for r in rules if name in r.algorithms], params.min_confidence)
+        for name in outputs
     }
     timestamps = selected.created_at[selected.created_at != NAT]
     meta = {
         "version": __version__,
         "algorithms": list(algorithms),
-        "params": _params_dict(params),
+        "params": _params_dict(params, given_support),
         "n_records": len(selected),
         "n_records_input": len(data),
-        "n_train": len(train),
-        "n_holdout": len(holdout),
+        "n_train": int(train_mask.sum()),
+        "n_validation": len(parts[VALIDATION]),
+        "n_holdout": len(parts[TEST]),
+        "dedup": dedup.to_dict(),
         "vocabulary_size": len(selected.vocab),
         "time_span": (
             [_iso(int(timestamps.min())), _iso(int(timestamps.max()))] if timestamps.size else None
         ),
         "pattern_accuracy": pattern_accuracy(rules, params.min_confidence),
         "pattern_accuracy_by_algorithm": accuracy_by_algorithm,
+        "rules_found": len(found),
+        "rules_by_type": _count_by_type(rules),
+        "rules_not_kept": {
+            "confidence_bound_below_bar": _count_by_type(uncertain),
+            "failed_validation": _count_by_type(failed),
+            "beyond_max_rules": _count_by_type(beyond_cap),
+        },
         "stats": {name: out.stats for name, out in outputs.items()},
         "timings_s": timings,
         "duration_s": round(time.perf_counter() - started, 4),
@@ -182,10 +294,12 @@ def _iso(epoch: int) -> str:
     return format_timestamp(datetime.fromtimestamp(epoch, tz=UTC))
 
 
-def _params_dict(params: MiningParams) -> dict[str, Any]:
+def _params_dict(params: MiningParams, given_support: int | None) -> dict[str, Any]:
     start, end = params.time_range
     return {
         "min_support": params.min_support,
+        "min_support_source": "given" if given_support is not None else "auto",
+        "max_rules": params.max_rules,
         "min_confidence": params.min_confidence,
         "max_fdr": params.max_fdr,
         "max_len": params.max_len,

@@ -7,6 +7,7 @@ costs one sparse column lookup rather than a full-length boolean mask.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from bizlogic.mining.model import Condition, Rule
 from bizlogic.records.dataset import NAT, Dataset
@@ -70,3 +71,65 @@ class RuleEvaluator:
     def examples(self, rule: Rule, limit: int) -> tuple[str, ...]:
         both = self._filter(self.rows(rule.conditions), rule.consequent)
         return tuple(str(i) for i in self.data.ids[both[:limit]])
+
+
+def is_keyword_rule(rule: Rule) -> bool:
+    """Keywords → one class value: the shape every keyword algorithm produces."""
+    return (
+        all(c.operator == "contains" for c in rule.conditions)
+        and rule.consequent.operator == "eq"
+        and rule.consequent.field in _CLASSES
+    )
+
+
+def keyword_rule_counts(
+    rules: list[Rule], data: Dataset, examples: int = 0
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
+    """(antecedent counts, joint counts, example ids) of keyword rules, all rules at once.
+
+    Conditions become a rules × vocabulary matrix; one sparse product with the
+    records' keyword matrix counts, per record and rule, the conditions met.
+    Example ids are the first ``examples`` records (in data order) matching both sides.
+    """
+    n_rules = len(rules)
+    index = data.keyword_index()
+    rows, cols = [], []
+    need = np.zeros(n_rules, dtype=np.int64)
+    target = np.full(n_rules, -2, dtype=np.int64)
+    field_of = np.zeros(n_rules, dtype=np.int64)
+    for r, rule in enumerate(rules):
+        words = {str(c.value) for c in rule.conditions}
+        need[r] = len(words)
+        for word in words:
+            col = index.get(word)
+            if col is None:
+                need[r] = np.iinfo(np.int64).max  # a keyword this data never saw
+            else:
+                rows.append(r)
+                cols.append(col)
+        field_of[r] = _CLASSES.index(rule.consequent.field)
+        target[r] = data.class_column(rule.consequent.field).code_of(str(rule.consequent.value))
+    conditions = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(n_rules, len(data.vocab))
+    )
+    met = (data.tokens @ conditions.T).tocsr()  # records × rules: conditions met
+    record = np.repeat(np.arange(met.shape[0]), np.diff(met.indptr))
+    rule = met.indices
+    matched = met.data == need[rule]
+    record, rule = record[matched], rule[matched]
+    codes = np.stack([data.class_column(name).codes for name in _CLASSES])
+    hit = codes[field_of[rule], record] == target[rule]
+    n_a = np.bincount(rule, minlength=n_rules)
+    n_ac = np.bincount(rule[hit], minlength=n_rules)
+    found: list[tuple[str, ...]] = [() for _ in range(n_rules)]
+    if examples > 0 and hit.any():
+        both_rule, both_record = rule[hit], record[hit]
+        order = np.lexsort((both_record, both_rule))
+        both_rule, both_record = both_rule[order], both_record[order]
+        starts = np.flatnonzero(np.r_[True, np.diff(both_rule) != 0])
+        ends = np.r_[starts[1:], both_rule.size]
+        ids = data.ids
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            picked = both_record[start : min(end, start + examples)]
+            found[int(both_rule[start])] = tuple(str(i) for i in ids[picked])
+    return n_a, n_ac, found

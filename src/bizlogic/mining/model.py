@@ -15,7 +15,7 @@ from bizlogic.records.schema import format_timestamp, parse_timestamp
 
 RULE_TYPES = (
     "keyword_sentiment",  # text CONTAINS k -> sentiment = s
-    "keyword_association",  # keywords -> keyword
+    "keyword_association",  # keywords -> keyword (no longer mined; kept for stored/imported rules)
     "class_association",  # keywords -> sentiment/label
     "temporal",  # created_at >= t -> sentiment = s
     "annotator_behavior",  # annotator = a -> sentiment/label = v
@@ -47,25 +47,46 @@ class Filters:
         return cls(annotators=clean("annotators", False), sentiments=clean("sentiments", True))
 
 
+DEFAULT_MAX_RULES = 500
+# Scaled minimum support: max(AUTO_MIN_SUPPORT_FLOOR, AUTO_MIN_SUPPORT_SHARE × distinct texts).
+AUTO_MIN_SUPPORT_FLOOR = 10
+AUTO_MIN_SUPPORT_SHARE = 0.002
+
+
+def auto_min_support(distinct_texts: int) -> int:
+    """The default minimum support: a small share of the distinct texts, never below 10."""
+    return max(AUTO_MIN_SUPPORT_FLOOR, math.ceil(AUTO_MIN_SUPPORT_SHARE * distinct_texts))
+
+
 @dataclass(frozen=True)
 class MiningParams:
     """Parameters shared by all algorithms (see docs/mining.md)."""
 
-    min_support: int = 5  # absolute number of records
+    # Absolute number of texts; None: scaled to the data (see auto_min_support).
+    min_support: int | None = None
     min_confidence: float = 0.7
     max_fdr: float = 0.05  # Benjamini–Hochberg q-value threshold
     max_len: int = 3  # largest itemset for keyword_cooccurrence
     time_range: tuple[datetime | None, datetime | None] = (None, None)
     filters: Filters = field(default_factory=Filters)
-    holdout_fraction: float = 0.2
+    holdout_fraction: float = 0.3  # half validation (selects rules), half test (accuracy)
     max_examples: int = 5
     lang: str = "en"
+    max_rules: int | None = DEFAULT_MAX_RULES  # best-scored rules kept; None keeps all
 
     def __post_init__(self) -> None:
-        if isinstance(self.min_support, bool) or not isinstance(self.min_support, int):
+        if self.min_support is not None and (
+            isinstance(self.min_support, bool) or not isinstance(self.min_support, int)
+        ):
             raise ValueError("min_support: expected an integer count of records")
-        if self.min_support < 1:
-            raise ValueError("min_support: must be at least 1")
+        if self.min_support is not None and not 1 <= self.min_support <= 2**31 - 1:
+            raise ValueError("min_support: must be between 1 and 2147483647")
+        if self.max_rules is not None and (
+            isinstance(self.max_rules, bool)
+            or not isinstance(self.max_rules, int)
+            or self.max_rules < 1
+        ):
+            raise ValueError("max_rules: expected a positive integer")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError("min_confidence: must be between 0 and 1")
         if not 0.0 < self.max_fdr <= 1.0:
@@ -138,10 +159,14 @@ class Rule:
     q_value: float
     pmi: float = 0.0  # log2 lift
     npmi: float = 0.0  # pmi / -log2 support, in [-1, 1]
-    holdout_confidence: float | None = None
+    holdout_confidence: float | None = None  # on the test part: never used to select rules
     holdout_support_count: int | None = None
     holdout_antecedent_count: int | None = None
     examples: tuple[str, ...] = ()
+    algorithms: tuple[str, ...] = ()  # every algorithm that found this rule; first = algorithm
+    score: float = 0.0  # interestingness, see mining/ranking.py
+    validation_confidence: float | None = None  # on the validation part, which selects rules
+    validation_antecedent_count: int | None = None
 
     @property
     def key(self) -> str:
@@ -182,6 +207,10 @@ class Rule:
             "holdout_confidence": self.holdout_confidence,
             "holdout_support_count": self.holdout_support_count,
             "holdout_antecedent_count": self.holdout_antecedent_count,
+            "validation_confidence": self.validation_confidence,
+            "validation_antecedent_count": self.validation_antecedent_count,
+            "score": self.score,
+            "algorithms": list(self.algorithms or (self.algorithm,)),
             "examples": list(self.examples),
         }
 
@@ -210,6 +239,10 @@ class Rule:
             holdout_support_count=data.get("holdout_support_count"),
             holdout_antecedent_count=data.get("holdout_antecedent_count"),
             examples=tuple(data.get("examples", ())),
+            algorithms=tuple(data.get("algorithms") or (data["algorithm"],)),
+            score=float(data.get("score", 0.0)),
+            validation_confidence=data.get("validation_confidence"),
+            validation_antecedent_count=data.get("validation_antecedent_count"),
         )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from bizlogic.mining.model import AlgorithmOutput, MiningParams
+from bizlogic.mining.model import AlgorithmOutput, MiningParams, auto_min_support
 from bizlogic.records.dataset import Dataset
 
 # fn(data, train_mask, params): patterns describe all of ``data``; rules are
@@ -27,8 +29,17 @@ def register(name: str) -> Callable[[Algorithm], Algorithm]:
         raise ValueError(f"unknown algorithm name {name!r}")
 
     def decorate(fn: Algorithm) -> Algorithm:
-        _REGISTRY[name] = fn
-        return fn
+        @functools.wraps(fn)
+        def run(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
+            # Algorithms always see a number; the engine resolves it from the deduplicated
+            # data, a direct call from the distinct texts it is given.
+            if params.min_support is None:
+                texts = int(np.unique(data.text_key).size)
+                params = replace(params, min_support=auto_min_support(texts))
+            return fn(data, train_mask, params)
+
+        _REGISTRY[name] = run
+        return run
 
     return decorate
 

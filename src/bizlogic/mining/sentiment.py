@@ -19,7 +19,7 @@ from bizlogic.mining.measures import association_p_values, benjamini_hochberg, r
 from bizlogic.mining.model import AlgorithmOutput, Condition, MiningParams, Pattern
 from bizlogic.mining.registry import register
 from bizlogic.mining.rulebuild import build_rules, rank_rules
-from bizlogic.mining.tasks import collapse_tasks
+from bizlogic.mining.texts import collapse_texts
 from bizlogic.records.dataset import Dataset
 
 NAME = "sentiment_correlation"
@@ -165,8 +165,8 @@ def _rating_agreement(data: Dataset) -> Pattern | None:
 def sentiment_correlation(
     data: Dataset, train_mask: np.ndarray, params: MiningParams
 ) -> AlgorithmOutput:
-    # Keyword statistics count each text once (see mining/tasks.py).
-    train = collapse_tasks(data.take(train_mask))
+    # Keyword statistics count each text once (see mining/texts.py).
+    train = collapse_texts(data.take(train_mask))
     counts = keyword_class_counts(train, train.sentiment)
     kw, cls, p, q = _tested_pairs(counts, params.min_support)
     n_a, n_c, n_ac = counts.keyword[kw], counts.klass[cls], counts.joint[kw, cls]
@@ -188,7 +188,7 @@ def sentiment_correlation(
         p[idx],
         q[idx],
     )
-    patterns = [_distribution(data), *_distinctive(collapse_tasks(data), params)]
+    patterns = [_distribution(data), *_distinctive(collapse_texts(data), params)]
     agreement = _rating_agreement(data)
     if agreement is not None:
         patterns.append(agreement)

@@ -7,6 +7,7 @@ records fit in a few hundred MB and every algorithm reuses the same tokens.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,12 @@ class Dataset:
     tokens: sp.csr_matrix  # n × len(vocab), 1 where the record contains the keyword
     vocab: tuple[str, ...]
     id_hash: np.ndarray = field(repr=False)  # uint32 crc32 of the id: deterministic splits
+    # uint64 identity of the text (case and spacing folded): equal texts are one observation
+    text_key: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.text_key is None:  # datasets built by hand: every record its own text
+            object.__setattr__(self, "text_key", self.id_hash.astype(np.uint64) | (1 << 63))
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -86,6 +93,7 @@ class Dataset:
             tokens=self.tokens[index],
             vocab=self.vocab,
             id_hash=self.id_hash[index],
+            text_key=self.text_key[index],
         )
 
     def created_datetime(self, i: int) -> datetime | None:
@@ -96,6 +104,15 @@ class Dataset:
         if name not in ("sentiment", "label", "annotator"):
             raise ValueError(f"not a class column: {name}")
         return getattr(self, name)
+
+
+def text_key(text: str, keywords: list[str] | None = None) -> int:
+    """64-bit identity of a text, blind to case and spacing (explicit keywords count too)."""
+    folded = " ".join(text.split()).casefold()
+    if keywords is not None:
+        folded += "\x00" + "\x00".join(keywords)
+    digest = hashlib.blake2b(folded.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 class _Interner:
@@ -148,6 +165,7 @@ class DatasetBuilder:
         self._token_rows: list[list[int]] = []
         self._replaced: set[int] = set()
         self._token_cache: dict[str, list[int]] = {}
+        self._text_keys: list[int] = []
 
     def __len__(self) -> int:
         return len(self._ids) - len(self._replaced)
@@ -187,6 +205,7 @@ class DatasetBuilder:
             NAT if record.created_at is None else int(record.created_at.timestamp())
         )
         self._token_rows.append(self._token_ids(record))
+        self._text_keys.append(text_key(record.text, record.keywords))
 
     def extend(self, records: Iterable[Record]) -> DatasetBuilder:
         for record in records:
@@ -228,6 +247,7 @@ class DatasetBuilder:
             tokens=matrix,
             vocab=tuple(words[i] for i in order),
             id_hash=np.fromiter((zlib.crc32(i.encode("utf-8")) for i in self._ids), np.uint32, n),
+            text_key=np.asarray(self._text_keys, dtype=np.uint64),
         )
         if self._replaced:
             keep = np.ones(n, dtype=bool)

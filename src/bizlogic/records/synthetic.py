@@ -79,7 +79,7 @@ LABEL_RULE_CONFIDENCE = 0.90
 
 # Keywords that appear at one fixed rate whatever the sentiment, label, time or annotator.
 NULL_KEYWORDS = (
-    "today",
+    "weekend",
     "friend",
     "family",
     "online",
@@ -109,20 +109,22 @@ BACKGROUND_EN = _words(
     colour size screen cable charger adapter plug socket switch remote speaker headphones earbuds
     keyboard mouse monitor laptop tablet camera lens tripod cover sleeve shoes boots sneakers socks
     shirt jacket hoodie dress skirt trousers jeans belt scarf gloves hat fabric cotton wool leather
-    plastic metal glass wood steel rubber paper weight height width length inch design pattern logo
-    print stripe button handle lid bottle cup mug kettle pan knife spoon fork plate bowl blender
+    plastic metal glass wood steel rubber paper weight height diameter gasket inch design
+    pattern logo
+    print stripe button handle lid bottle cup nozzle kettle pan knife spoon fork plate bowl blender
     toaster oven fridge freezer microwave vacuum mop broom bucket towel blanket pillow mattress
     curtain rug lamp bulb candle mirror clock frame drawer cabinet wardrobe sofa chair desk table
     bench stool ladder hammer drill screw nail bolt wrench tool garden hose plant seeds soil bag
     backpack suitcase wallet purse strap pocket zipper collar pair kit bundle manual instructions
-    receipt invoice shop app website account payment card address building apartment neighbour
+    receipt invoice shop app webshop account payment card address building apartment neighbour
     kitchen bathroom bedroom garage balcony car bike helmet tyre engine battery toy puzzle game
     console controller notebook pen pencil marker printer ink cartridge watch bracelet necklace
     earrings perfume shampoo soap lotion cream brush razor toothbrush vitamins tea coffee snack
-    chocolate rice noodles sauce spice juice milk bread cheese opened unpacked ordered tried used
+    chocolate rice noodles sauce spice juice milk bread cheese unboxed unpacked purchased dial
+    handled
     washed installed assembled charged tested checked measured wore carried cooked cleaned plugged
-    stored shipped packed folded blue red black white grey green yellow pink brown silver small
-    large medium heavy thin thick soft hard long short round square wide narrow tall plain dark
+    stored shipped packed folded blue red black white grey green yellow pink brown silver compact
+    sturdy medium heavy hinge buckle soft hard spout short curved square wide narrow tall plain dark
     model version colourway edition"""
 )
 BACKGROUND_ZH = _words(

@@ -4,6 +4,13 @@ Han runs go to rjieba (jieba-rs, which ships its dictionary); everything else
 is split by a Unicode-aware regex so accented Latin words and contractions
 survive intact. Text is NFKC-normalised first so full-width forms (ＡＢＣ, １２)
 match their ASCII spelling.
+
+Only words that can carry business meaning become keywords: numbers (prices,
+dates, doses such as ``4mg``) and stop words never do. The stop words are the
+maintained stopwordsiso lists for English and Chinese plus the project's
+additions (``stopwords/en.txt``, ``zh.txt``), minus the negations and
+evaluative words in ``stopwords/keep.txt`` (not, 不, 没有, good, 好, 差…),
+which decide a review's sentiment.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from functools import cache
 from importlib import resources
 
 import rjieba
+import stopwordsiso
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Han runs | decimal numbers | words (letters/digits, inner apostrophes and hyphens).
@@ -35,19 +43,28 @@ def _is_han(char: str) -> bool:
     return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
 
 
+# A number, possibly with a unit of up to three letters: 3.5, 2,999, 10:30, 4mg, 5th, 2pm.
+_NUMBER_RE = re.compile(r"\d+(?:[.,:/\-]\d+)*[^\W\d_]{0,3}")
+
+
 def _is_number(piece: str) -> bool:
-    return piece.replace(".", "").replace(",", "").isdigit()
+    return _NUMBER_RE.fullmatch(piece) is not None
 
 
-@cache
-def load_stopwords(lang: str) -> frozenset[str]:
-    """The shipped stop-word list for ``lang`` ("en" or "zh")."""
-    text = resources.files("bizlogic.records").joinpath(f"stopwords/{lang}.txt").read_text("utf-8")
+def _read_list(name: str) -> frozenset[str]:
+    text = resources.files("bizlogic.records").joinpath(f"stopwords/{name}.txt").read_text("utf-8")
     return frozenset(
         line.strip().lower()
         for line in text.splitlines()
         if line.strip() and not line.startswith("#")
     )
+
+
+@cache
+def load_stopwords(lang: str) -> frozenset[str]:
+    """Stop words for ``lang`` ("en" or "zh"): stopwordsiso + additions − keep list."""
+    maintained = frozenset(w.lower() for w in stopwordsiso.stopwords(lang))
+    return (maintained | _read_list(lang)) - _read_list("keep")
 
 
 class Tokenizer:
@@ -57,14 +74,12 @@ class Tokenizer:
         self,
         min_length: int = 2,
         min_han_length: int = 1,
-        keep_numbers: bool = True,
         extra_stopwords: Iterable[str] = (),
     ) -> None:
         if min_length < 1 or min_han_length < 1:
             raise ValueError("minimum token lengths must be at least 1")
         self.min_length = min_length
         self.min_han_length = min_han_length
-        self.keep_numbers = keep_numbers
         self._piece_cache: dict[str, object] = {}
         self.stopwords = (
             load_stopwords("en") | load_stopwords("zh") | {w.lower() for w in extra_stopwords}
@@ -74,8 +89,8 @@ class Tokenizer:
         """What a regex piece becomes: a keyword, "" (dropped) or _HAN (segment it)."""
         if _is_han(piece[0]):
             return _HAN
-        if _is_number(piece):
-            return piece if self.keep_numbers and len(piece) >= self.min_length else ""
+        if _is_number(piece) or "_" in piece:
+            return ""
         word = piece.lower().replace("’", "'")
         return word if len(word) >= self.min_length and word not in self.stopwords else ""
 

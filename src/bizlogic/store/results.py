@@ -45,6 +45,7 @@ _INT_MEASURES = (
     "n_records",
     "holdout_support_count",
     "holdout_antecedent_count",
+    "validation_antecedent_count",
 )
 _FLOAT_MEASURES = (
     "support",
@@ -57,6 +58,8 @@ _FLOAT_MEASURES = (
     "pmi",
     "npmi",
     "holdout_confidence",
+    "validation_confidence",
+    "score",
 )
 
 
@@ -122,6 +125,7 @@ def _rule_values(rule: Rule) -> dict[str, Any]:
     values["consequent"] = data["consequent"]
     values["conviction_infinite"] = bool(data["conviction_infinite"])
     values["examples"] = [str(e) for e in data["examples"]]
+    values["algorithms"] = [str(a) for a in data["algorithms"]]
     # Mining hands out numpy scalars; database drivers want plain Python numbers.
     for name in _INT_MEASURES:
         values[name] = None if data[name] is None else int(data[name])

@@ -229,6 +229,10 @@ class RuleRow(Base):
     holdout_confidence: Mapped[float | None] = mapped_column(Float())
     holdout_support_count: Mapped[int | None] = mapped_column(Integer())
     holdout_antecedent_count: Mapped[int | None] = mapped_column(Integer())
+    validation_confidence: Mapped[float | None] = mapped_column(Float())
+    validation_antecedent_count: Mapped[int | None] = mapped_column(Integer())
+    score: Mapped[float | None] = mapped_column(Float())  # NULL: stored before revision 0003
+    algorithms: Mapped[list[str] | None] = mapped_column(json_column_type())
     examples: Mapped[list[str]] = mapped_column(json_column_type(), nullable=False)
     is_active: Mapped[bool] = mapped_column(Boolean(), default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
@@ -260,6 +264,10 @@ class RuleRow(Base):
             "holdout_confidence": self.holdout_confidence,
             "holdout_support_count": self.holdout_support_count,
             "holdout_antecedent_count": self.holdout_antecedent_count,
+            "validation_confidence": self.validation_confidence,
+            "validation_antecedent_count": self.validation_antecedent_count,
+            "score": self.score if self.score is not None else 0.0,
+            "algorithms": self.algorithms or [self.algorithm],
             "examples": self.examples,
         }
 

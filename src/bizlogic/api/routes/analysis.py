@@ -16,6 +16,7 @@ from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import ProjectIdField
 from bizlogic.jobs.execute import params_from_json
 from bizlogic.jobs.queue import QueueUnavailable
+from bizlogic.mining.model import DEFAULT_MAX_RULES
 from bizlogic.mining.registry import ALGORITHM_NAMES
 from bizlogic.store.annotations import has_records
 from bizlogic.store.errors import ConflictError, NotFoundError
@@ -43,11 +44,12 @@ class AnalyzeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project_id: ProjectIdField
     analysis_types: list[str] = Field(default_factory=lambda: list(ALGORITHM_NAMES), min_length=1)
-    min_support: int = Field(default=5, ge=1)
+    min_support: int | None = Field(default=None, ge=1, le=2**31 - 1)  # None: scaled to the data
     min_confidence: float = Field(default=0.7, ge=0.0, le=1.0)
     max_fdr: float = Field(default=0.05, gt=0.0, le=1.0)
     max_len: int = Field(default=3, ge=1, le=6)
-    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+    holdout_fraction: float = Field(default=0.3, ge=0.0, lt=1.0)
+    max_rules: int | None = Field(default=DEFAULT_MAX_RULES, ge=1, le=2**31 - 1)  # None: all
     lang: str = Field(default="en", pattern="^(en|zh)$")
     time_range: TimeRange | None = None
     filters: AnalysisFilters | None = None

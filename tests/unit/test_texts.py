@@ -1,4 +1,4 @@
-from bizlogic.mining.tasks import collapse_tasks
+from bizlogic.mining.texts import collapse_texts
 from bizlogic.records.dataset import build_dataset
 from bizlogic.records.schema import Record
 
@@ -9,7 +9,7 @@ def _record(i, task, sentiment, words):
     )
 
 
-def test_tasks_collapse_to_majority_and_ties_lose_their_class():
+def test_equal_texts_collapse_to_majority_and_ties_lose_their_class():
     data = build_dataset(
         [
             _record(1, "t1", "negative", ["refund"]),
@@ -18,15 +18,16 @@ def test_tasks_collapse_to_majority_and_ties_lose_their_class():
             _record(4, "t1", "positive", ["refund"]),
             _record(5, None, "neutral", ["ok"]),
             _record(6, "t2", "negative", ["great"]),  # 1:1 tie -> no sentiment
-            _record(7, None, "neutral", ["ok"]),
+            _record(7, None, "neutral", ["ok"]),  # same text without a task: one text
+            _record(8, None, "neutral", ["OK"]),  # another text: explicit keywords differ
         ]
     )
-    collapsed = collapse_tasks(data)
-    assert collapsed.ids.tolist() == ["r1", "r2", "r5", "r7"]
+    collapsed = collapse_texts(data)
+    assert collapsed.ids.tolist() == ["r1", "r2", "r5", "r8"]
     assert collapsed.sentiment.values() == ["negative", None, "neutral", "neutral"]
     assert collapsed.tokens.toarray().sum(axis=1).tolist() == [1, 1, 1, 1]
 
 
-def test_datasets_without_repeated_tasks_are_returned_unchanged():
+def test_datasets_without_repeated_texts_are_returned_unchanged():
     data = build_dataset([_record(1, "a", "x", ["w"]), _record(2, None, "y", ["v"])])
-    assert collapse_tasks(data) is data
+    assert collapse_texts(data) is data

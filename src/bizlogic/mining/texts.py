@@ -1,10 +1,11 @@
-"""One transaction per annotated text: the unit for keyword co-occurrence statistics.
+"""One transaction per distinct text: the unit for keyword statistics.
 
-A text annotated by three people appears as three records with identical
-keywords. Counting them three times makes chance keyword combinations look
-three times as well supported and their p-values far too small, so
-co-occurrence mining collapses each task to one transaction whose class
-values are the annotators' majority (no class on a tie).
+A text annotated by three people, posted twice, or repeated from a template
+appears as several records with (nearly) identical keywords. Counting each
+copy makes chance keyword combinations look far better supported than they
+are, so keyword mining collapses every group of records sharing a
+``text_key`` (exact and near duplicates, see mining/dedup.py) into one
+transaction whose class values are the group's majority (no class on a tie).
 """
 
 from __future__ import annotations
@@ -27,15 +28,12 @@ def _majority(codes: np.ndarray, group: np.ndarray, n_groups: int, n_classes: in
     return np.where((top == 0) | ties, -1, best).astype(np.int32)
 
 
-def collapse_tasks(data: Dataset) -> Dataset:
-    """First record of each task carries the keywords; class columns become majorities."""
-    task = data.task.codes.astype(np.int64)
+def collapse_texts(data: Dataset) -> Dataset:
+    """First record of each text group carries the keywords; class columns become majorities."""
     n = len(data)
-    if n == 0 or (task < 0).all() or np.unique(task[task >= 0]).size == int((task >= 0).sum()):
+    _, first, group = np.unique(data.text_key, return_index=True, return_inverse=True)
+    if first.size == n:
         return data
-    # Records without a task are their own group.
-    key = np.where(task >= 0, task, data.task.codes.max() + 1 + np.arange(n))
-    _, first, group = np.unique(key, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")  # keep input order of first appearance
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
@@ -60,4 +58,5 @@ def collapse_tasks(data: Dataset) -> Dataset:
         tokens=collapsed.tokens,
         vocab=collapsed.vocab,
         id_hash=collapsed.id_hash,
+        text_key=collapsed.text_key,
     )
