@@ -36,16 +36,41 @@ def print_summary(result: AnalysisResult, console: Console, top: int = 10) -> No
         f"{len(result.patterns)} patterns, {len(result.insights)} insights; "
         f"pattern accuracy {_fmt(accuracy, 2) if accuracy is not None else 'n/a'}"
     )
+    dedup = meta.get("dedup")
+    if dedup:
+        params = meta.get("params", {})
+        console.print(
+            f"{dedup['units']:,} distinct texts counted ({dedup['distinct_texts']:,} after exact "
+            f"matching, {dedup['same_keywords_merged']:,} same-keyword and "
+            f"{dedup['near_duplicates_merged']:,} near duplicates merged); min support "
+            f"{params.get('min_support')} ({params.get('min_support_source', 'given')})"
+        )
+    not_kept = meta.get("rules_not_kept")
+    if not_kept:
+        reasons = {
+            "confidence_bound_below_bar": "confidence too uncertain",
+            "failed_validation": "failed validation",
+            "beyond_max_rules": "beyond --max-rules (--all-rules keeps them)",
+        }
+        parts = [
+            f"{sum(counts.values()):,} {reasons.get(reason, reason)}"
+            for reason, counts in not_kept.items()
+            if counts
+        ]
+        console.print(
+            f"{meta.get('rules_found', len(result.rules)):,} rules found, "
+            f"{len(result.rules):,} kept" + (f"; not kept: {', '.join(parts)}" if parts else "")
+        )
     by_type = Counter(r.rule_type for r in result.rules)
     if by_type:
         console.print("rules by type: " + ", ".join(f"{k} {v}" for k, v in sorted(by_type.items())))
 
     if result.rules:
         table = Table(title=f"Top rules (of {len(result.rules)})", show_lines=False)
-        for column in ("rule", "support", "conf", "lift", "conv.", "q", "hold-out"):
+        for column in ("rule", "support", "conf", "lift", "conv.", "q", "score", "hold-out"):
             table.add_column(column, justify="left" if column == "rule" else "right")
-        ranked = sorted(result.rules, key=lambda r: (-r.confidence * min(r.lift, 50), r.key))
-        for rule in _diverse(ranked, top):
+        # Results arrive ranked by interestingness score (docs/mining.md).
+        for rule in _diverse(result.rules, top):
             table.add_row(
                 _compact(rule),
                 f"{rule.support_count:,}",
@@ -53,6 +78,7 @@ def print_summary(result: AnalysisResult, console: Console, top: int = 10) -> No
                 _fmt(rule.lift, 2),
                 _conviction(rule),
                 f"{rule.q_value:.1e}" if rule.q_value > 0 else "<1e-300",
+                _fmt(rule.score, 2),
                 _fmt(rule.holdout_confidence),
             )
         console.print(table)

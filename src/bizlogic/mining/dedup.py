@@ -30,7 +30,7 @@ from bizlogic.records.dataset import Dataset
 
 NEAR_THRESHOLD = 0.8
 NEAR_MIN_KEYWORDS = 5
-NUM_PERM = 64
+NUM_PERM = 128
 # Shorter keyword sets say too little to call two different texts the same.
 SAME_SET_MIN_KEYWORDS = 2
 
@@ -93,7 +93,8 @@ def _near_pairs(tokens: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     if candidates.size < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     indices, indptr = tokens.indices, tokens.indptr
-    lsh = MinHashLSH(threshold=NEAR_THRESHOLD, num_perm=NUM_PERM)
+    # Candidates are checked exactly, so false positives cost little: weigh misses 9:1.
+    lsh = MinHashLSH(threshold=NEAR_THRESHOLD, num_perm=NUM_PERM, weights=(0.1, 0.9))
     # Keyword ids are hashed once each; MinHash then needs no per-token hashing.
     words = (np.arange(tokens.shape[1], dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(
         2**32 - 5
