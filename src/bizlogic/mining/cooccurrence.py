@@ -104,11 +104,13 @@ def mine_rules(data: Dataset, params: MiningParams) -> tuple[list, dict]:
         (tested.n_ac >= params.min_confidence * tested.n_a) & (q <= params.max_fdr)
     )
     chosen = passing[productive_mask(tested.take(passing), itemsets, n)]
+    antecedents = [tuple(items[a] for a in tested.antecedent(int(i))) for i in chosen]
+    consequents = [items[tested.consequents[i]] for i in chosen]
     rules = build_rules(
         NAME,
         "class_association",
-        [tuple(items[a] for a in tested.antecedent(int(i))) for i in chosen],
-        [items[tested.consequents[i]] for i in chosen],
+        antecedents,
+        consequents,
         n,
         tested.n_a[chosen],
         tested.n_c[chosen],
@@ -116,6 +118,10 @@ def mine_rules(data: Dataset, params: MiningParams) -> tuple[list, dict]:
         p[chosen],
         q[chosen],
     )
+    # The type names the statement's shape, whichever algorithm found it.
+    for rule in rules:
+        if len(rule.conditions) == 1 and rule.consequent.field == "sentiment":
+            rule.rule_type = "keyword_sentiment"
     stats = {
         "items": len(items),
         "frequent_itemsets": len(itemsets),

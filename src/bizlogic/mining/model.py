@@ -50,7 +50,7 @@ class Filters:
 DEFAULT_MAX_RULES = 500
 # Scaled minimum support: max(AUTO_MIN_SUPPORT_FLOOR, AUTO_MIN_SUPPORT_SHARE × distinct texts).
 AUTO_MIN_SUPPORT_FLOOR = 10
-AUTO_MIN_SUPPORT_SHARE = 0.002
+AUTO_MIN_SUPPORT_SHARE = 0.0005
 
 
 def auto_min_support(distinct_texts: int) -> int:
