@@ -124,7 +124,7 @@ def test_every_line_is_a_valid_canonical_record(raw: list[dict]) -> None:
         assert record.annotator is not None and record.annotator.startswith("ann")
         assert data["created_at"].endswith("Z")
         assert record.created_at is not None and start <= record.created_at < end
-        assert 6 <= len(record.text.split()) <= 12 + 6
+        assert 1 <= len(record.text.split()) <= 400
     assert len(ids) == N
 
 
@@ -193,10 +193,37 @@ def test_vocabulary_survives_tokenization_as_single_tokens() -> None:
 
 
 def test_generated_texts_tokenize_to_their_words(raw: list[dict]) -> None:
+    """Named words survive whole; stop words and numbers never become keywords."""
     tokenizer = Tokenizer()
+    named = (
+        set(BACKGROUND_EN)
+        | set(BACKGROUND_ZH)
+        | {k for k, _, _ in SENTIMENT_KEYWORDS}
+        | set(NULL_KEYWORDS)
+        | {k for k, _, _ in LABEL_KEYWORDS}
+    )
+    stop = set(synthetic.STOP_WORDS["en"]) | set(synthetic.STOP_WORDS["zh"])
     for data in raw[:3_000]:
         words = data["text"].split()
-        assert tokenizer.tokenize(data["text"]) == list(dict.fromkeys(words))
+        tokens = tokenizer.tokenize(data["text"])
+        assert [w for w in dict.fromkeys(words) if w in named] == [t for t in tokens if t in named]
+        assert not set(tokens) & stop
+        assert not any(any(ch.isdigit() for ch in t) for t in tokens)
+
+
+def test_text_statistics_follow_the_calibration(raw: list[dict]) -> None:
+    texts = [d["text"] for d in raw]
+    distinct = set(texts)
+    repeated = 1 - len(distinct) / len(texts)
+    # Reposts and multi-annotator tasks: about half the records repeat an earlier text.
+    assert 0.35 < repeated < 0.65
+    han = [t for t in distinct if any("\u4e00" <= c <= "\u9fff" for c in t)]
+    assert 0.2 < len(han) / len(distinct) < 0.4  # lang_mix 0.3, one language per text
+    with_number = sum(any(c.isdigit() for c in t) for t in distinct) / len(distinct)
+    assert 0.45 < with_number < 0.7
+    stop = set(synthetic.STOP_WORDS["en"]) | set(synthetic.STOP_WORDS["zh"])
+    words = [w for t in distinct for w in t.split()]
+    assert 0.4 < sum(w in stop for w in words) / len(words) < 0.65
 
 
 # --------------------------------------------------------------------------- planted truth

@@ -137,8 +137,31 @@ BACKGROUND_ZH = _words(
     红色 黑色 白色 灰色 绿色 黄色 粉色 尺码 型号 款式 标签 盒子 纸箱 胶带 签收 拆开 安装 组装 使用
     测试 清洗 收到"""
 )
-ZIPF_EXPONENT = 1.0
-BACKGROUND_WORDS = (6, 12)  # inclusive range of background words per text
+# Text shape, calibrated against two real review corpora (docs/demo-data.md has the
+# measured figures side by side): content words per text are log-normal, vocabulary
+# Zipf-like with a long tail, stop words and numbers as common as in real reviews.
+ZIPF_EXPONENT = 0.8
+CONTENT_WORDS_MEDIAN = 13.0  # background words per text (before planted keywords)
+CONTENT_WORDS_SIGMA = 0.75  # of log(content words)
+CONTENT_WORDS_MAX = 120
+STOP_WORD_SHARE = {"zh": 0.40, "en": 0.62}  # share of a text's words that are stop words
+NUMBER_RATE = {"zh": 0.36, "en": 0.70}  # share of texts with a number (price, date, dose)
+LATIN_IN_CHINESE = 0.015  # per word of a Chinese text: an English word instead
+# Share of tasks whose text repeats an earlier task's (a repost: same review, same truth),
+# and of tasks that repeat one with a word added (a near duplicate).
+REPOST_RATE = 0.35
+NEAR_DUPLICATE_RATE = 0.01
+REPOST_WINDOW = 500  # a repost copies one of the previous tasks of its block and period
+TAIL_WORDS = {"en": 6_000, "zh": 8_000}  # generated rare words after the named vocabulary
+STOP_WORDS = {
+    "zh": _words(
+        "的 了 是 我 也 很 都 就 在 有 这 还 和 又 被 把 吧 啊 呢 吗 给 让 去 来 上 下 里"
+    ),
+    "en": _words(
+        "the and i it to a was of my is for this in that but with have on be so as at they "
+        "had all me were after when just an or am been it's i've there from he she"
+    ),
+}
 
 # Annotators and their behaviour.
 N_ANNOTATORS = 20
@@ -329,21 +352,61 @@ def _zipf(n: int) -> np.ndarray:
     return weights / weights.sum()
 
 
-# One vocabulary array: background (en, zh), then the planted keyword columns.
-_VOCAB = np.array(
+def _tail_words(lang: str, n: int, avoid: set[str]) -> tuple[str, ...]:
+    """Rare made-up words: the long tail of a real vocabulary, fixed (seeded) for every run."""
+    rng = np.random.default_rng(20261206 if lang == "en" else 20261207)
+    if lang == "en":
+        onsets = [*"bcdfghjklmnprstvwz", "br", "cl", "dr", "fl", "gr", "pl", "st", "tr"]
+        vowels = ["a", "e", "i", "o", "u", "ai", "ea", "oo"]
+        codas = ["", "n", "r", "l", "m", "x", "st", "nd", "ck", "sh"]
+        shapes = [(onsets, vowels, codas, onsets, vowels, codas)]
+    else:
+        # Characters of no planted or null keyword, so a made-up word never contains one.
+        pool = "宇宙星河山川湖海松柏竹梅兰菊桃李杏枣瓜豆米麦茶酒琴棋书画诗词歌舞鹿鹤燕雀鱼虾龟蛇"
+        planted = "".join(avoid)
+        chars = [c for c in pool if c not in planted]
+        shapes = [(chars, chars), (chars, chars, chars)]
+    words: dict[str, None] = {}
+    while len(words) < n:
+        parts = shapes[int(rng.integers(len(shapes)))]
+        word = "".join(str(part[rng.integers(len(part))]) for part in parts)
+        if word not in avoid and (lang == "zh" or len(word) >= 4):
+            words[word] = None
+    return tuple(words)
+
+
+_NAMED = (
     [*BACKGROUND_EN, *BACKGROUND_ZH]
     + [k for k, _, _ in SENTIMENT_KEYWORDS]
     + list(NULL_KEYWORDS)
-    + [k for k, _, _ in LABEL_KEYWORDS],
+    + [k for k, _, _ in LABEL_KEYWORDS]
+)
+_AVOID = set(_NAMED) | set(STOP_WORDS["en"]) | set(STOP_WORDS["zh"])
+TAIL_EN = _tail_words("en", TAIL_WORDS["en"], _AVOID)
+TAIL_ZH = _tail_words("zh", TAIL_WORDS["zh"], _AVOID | set(TAIL_EN))
+# One vocabulary array: background (en named + tail, zh named + tail), then the planted
+# keyword columns, then the stop words (en, zh).
+_BACKGROUND_EN_ALL = (*BACKGROUND_EN, *TAIL_EN)
+_BACKGROUND_ZH_ALL = (*BACKGROUND_ZH, *TAIL_ZH)
+_VOCAB = np.array(
+    [*_BACKGROUND_EN_ALL, *_BACKGROUND_ZH_ALL]
+    + [k for k, _, _ in SENTIMENT_KEYWORDS]
+    + list(NULL_KEYWORDS)
+    + [k for k, _, _ in LABEL_KEYWORDS]
+    + [*STOP_WORDS["en"], *STOP_WORDS["zh"]],
     dtype=object,
 )
-_ZH_OFFSET = len(BACKGROUND_EN)
-_KW_OFFSET = len(BACKGROUND_EN) + len(BACKGROUND_ZH)
+_ZH_OFFSET = len(_BACKGROUND_EN_ALL)
+_KW_OFFSET = len(_BACKGROUND_EN_ALL) + len(_BACKGROUND_ZH_ALL)
 _N_SENT_KW = len(SENTIMENT_KEYWORDS)
 _N_NULL_KW = len(NULL_KEYWORDS)
 _N_KW = _N_SENT_KW + _N_NULL_KW + len(LABEL_KEYWORDS)
-_CDF_EN = np.cumsum(_zipf(len(BACKGROUND_EN)))
-_CDF_ZH = np.cumsum(_zipf(len(BACKGROUND_ZH)))
+_STOP_OFFSET = _KW_OFFSET + _N_KW
+_KW_IS_ZH = np.array([_language(w) == "zh" for w in _VOCAB[_KW_OFFSET:_STOP_OFFSET]])
+_N_STOP_EN = len(STOP_WORDS["en"])
+_CDF_EN = np.cumsum(_zipf(len(_BACKGROUND_EN_ALL)))
+_CDF_ZH = np.cumsum(_zipf(len(_BACKGROUND_ZH_ALL)))
+_CDF_STOP = {lang: np.cumsum(_zipf(len(words))) for lang, words in STOP_WORDS.items()}
 _KW_SENT = np.array([SENTIMENTS.index(s) for _, s, _ in SENTIMENT_KEYWORDS])
 _KW_SENT_PIN = np.array([p for _, _, p in SENTIMENT_KEYWORDS])
 _KW_LABEL = np.array([LABELS.index(lab) for _, lab, _ in LABEL_KEYWORDS])
@@ -355,6 +418,21 @@ for _code, _band in enumerate(RATING_BANDS):
     _out = [v for v in range(1, 6) if v not in _band]
     _RATING_OUT[_code, : len(_out)] = _out
     _RATING_OUT_N[_code] = len(_out)
+
+
+def _number(rng: np.random.Generator, chinese: bool) -> str:
+    """A price, date, time, dose or rating as reviews write them; never a keyword."""
+    kind = int(rng.integers(5))
+    a, b = int(rng.integers(1, 13)), int(rng.integers(1, 29))
+    if kind == 0:
+        return f"{int(rng.integers(5, 3000))}元" if chinese else f"${int(rng.integers(5, 300))}"
+    if kind == 1:
+        return f"{a}月{b}日" if chinese else f"2026-{a:02d}-{b:02d}"
+    if kind == 2:
+        return f"{a}:{b + 10:02d}"
+    if kind == 3:
+        return f"{int(rng.integers(1, 100)) * 5}mg"
+    return f"{a % 5 + 1}.{b % 10}"
 
 
 def _leak(share: np.ndarray, p_in: np.ndarray, confidence: float) -> np.ndarray:
@@ -526,10 +604,30 @@ class SyntheticData:
         label = np.searchsorted(self.label_cdf, rng.random(n_tasks), side="right")
         label = np.minimum(label, len(LABELS) - 1)
 
+        chinese = rng.random(n_tasks) < self.lang_mix
         prob = self.kw_prob[period, true]
         prob[:, _N_SENT_KW + _N_NULL_KW :] = self.label_kw_prob[label]
+        # A keyword appears only in texts of its own language, as often overall as before:
+        # scaling both its in-class and leak rates keeps P(class | keyword) unchanged.
+        own_language = _KW_IS_ZH[None, :] == chinese[:, None]
+        language_share = np.where(_KW_IS_ZH, self.lang_mix, 1.0 - self.lang_mix)
+        prob = np.where(own_language, np.minimum(prob / np.maximum(language_share, 1e-9), 1.0), 0.0)
         present = rng.random((n_tasks, _N_KW)) < prob
-        texts = self._texts(rng, present)
+
+        # Reposts and near duplicates carry their source's review: truth, label, keywords.
+        source = self._repost_sources(rng, period)
+        copied = source >= 0
+        for column in (true, label, present, chinese):
+            column[copied] = column[source[copied]]
+        texts = self._texts(rng, present, chinese)
+        near = copied & (rng.random(n_tasks) < NEAR_DUPLICATE_RATE / (REPOST_RATE + 1e-12))
+        extra = self._background(rng, chinese[near])
+        for t, original in zip(
+            np.flatnonzero(copied).tolist(), source[copied].tolist(), strict=True
+        ):
+            texts[t] = texts[original]
+        for t, word in zip(np.flatnonzero(near).tolist(), _VOCAB[extra].tolist(), strict=True):
+            texts[t] = texts[t] + " " + word
 
         rating = self._ratings(rng, true)
 
@@ -571,26 +669,72 @@ class SyntheticData:
             created_at=created,
         )
 
-    def _texts(self, rng: np.random.Generator, present: np.ndarray) -> list[str]:
-        """Background words plus the planted keywords, shuffled, space-separated."""
-        n_tasks = present.shape[0]
-        low, high = BACKGROUND_WORDS
-        n_background = rng.integers(low, high + 1, size=n_tasks)
-        slots = int(n_background.sum())
-        chinese = rng.random(slots) < self.lang_mix
-        draw = rng.random(slots)
-        words = np.where(
+    @staticmethod
+    def _repost_sources(rng: np.random.Generator, period: np.ndarray) -> np.ndarray:
+        """Per task: the earlier task (same block, same period) whose review it repeats, or −1.
+
+        Chains are resolved to the first text, so a repost of a repost is a repost of it.
+        """
+        n = period.shape[0]
+        back = rng.integers(1, REPOST_WINDOW + 1, size=n)
+        source = np.arange(n) - back
+        reposted = (rng.random(n) < REPOST_RATE + NEAR_DUPLICATE_RATE) & (source >= 0)
+        reposted[reposted] &= period[source[reposted]] == period[reposted]
+        source = np.where(reposted, source, -1)
+        while True:
+            inner = (source >= 0) & (source[np.maximum(source, 0)] >= 0)
+            if not inner.any():
+                return source
+            source[inner] = source[source[inner]]
+
+    @staticmethod
+    def _background(rng: np.random.Generator, chinese: np.ndarray) -> np.ndarray:
+        """One background word (vocabulary index) per slot, Zipf within its language."""
+        draw = rng.random(chinese.shape[0])
+        return np.where(
             chinese,
             _ZH_OFFSET + np.searchsorted(_CDF_ZH, draw * _CDF_ZH[-1], side="right"),
             np.searchsorted(_CDF_EN, draw * _CDF_EN[-1], side="right"),
         )
+
+    def _texts(
+        self, rng: np.random.Generator, present: np.ndarray, chinese: np.ndarray
+    ) -> list[str]:
+        """Background words, stop words and planted keywords, shuffled; sometimes a number."""
+        n_tasks = present.shape[0]
+        content = np.exp(
+            np.log(CONTENT_WORDS_MEDIAN) + CONTENT_WORDS_SIGMA * rng.standard_normal(n_tasks)
+        )
+        n_content = np.clip(np.rint(content), 1, CONTENT_WORDS_MAX).astype(np.int64)
+        owner = np.repeat(np.arange(n_tasks), n_content)
+        # A Chinese text borrows an English word now and then; English texts stay English.
+        in_chinese = chinese[owner] & (rng.random(owner.shape[0]) >= LATIN_IN_CHINESE)
+        words = self._background(rng, in_chinese)
+        # Stop words: share s of all words means s / (1 − s) per content word.
+        share = np.where(chinese, STOP_WORD_SHARE["zh"], STOP_WORD_SHARE["en"])
+        n_stop = rng.poisson(n_content * share / (1.0 - share))
+        stop_owner = np.repeat(np.arange(n_tasks), n_stop)
+        stop_zh = chinese[stop_owner]
+        draw = rng.random(stop_owner.shape[0])
+        stop = np.where(
+            stop_zh,
+            _STOP_OFFSET
+            + _N_STOP_EN
+            + np.searchsorted(_CDF_STOP["zh"], draw * _CDF_STOP["zh"][-1], side="right"),
+            _STOP_OFFSET
+            + np.searchsorted(_CDF_STOP["en"], draw * _CDF_STOP["en"][-1], side="right"),
+        )
         kw_task, kw_col = np.nonzero(present)
-        owner = np.concatenate([np.repeat(np.arange(n_tasks), n_background), kw_task])
-        words = np.concatenate([words, _KW_OFFSET + kw_col])
+        owner = np.concatenate([owner, stop_owner, kw_task])
+        words = np.concatenate([words, stop, _KW_OFFSET + kw_col])
         order = np.lexsort((rng.random(owner.shape[0]), owner))
         tokens = _VOCAB[words[order]].tolist()
         bounds = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n_tasks))]).tolist()
-        return [" ".join(tokens[a:b]) for a, b in itertools.pairwise(bounds)]
+        texts = [" ".join(tokens[a:b]) for a, b in itertools.pairwise(bounds)]
+        number_rate = np.where(chinese, NUMBER_RATE["zh"], NUMBER_RATE["en"])
+        for t in np.flatnonzero(rng.random(n_tasks) < number_rate).tolist():
+            texts[t] += " " + _number(rng, bool(chinese[t]))
+        return texts
 
     @staticmethod
     def _ratings(rng: np.random.Generator, true: np.ndarray) -> np.ndarray:
@@ -862,9 +1006,21 @@ class SyntheticData:
             },
             background={
                 "zipf_exponent": ZIPF_EXPONENT,
-                "words_per_text": list(BACKGROUND_WORDS),
+                "content_words": {
+                    "distribution": "lognormal",
+                    "median": CONTENT_WORDS_MEDIAN,
+                    "sigma": CONTENT_WORDS_SIGMA,
+                    "max": CONTENT_WORDS_MAX,
+                },
+                "stop_word_share": dict(STOP_WORD_SHARE),
+                "number_rate": dict(NUMBER_RATE),
+                "latin_in_chinese": LATIN_IN_CHINESE,
+                "repost_rate": REPOST_RATE,
+                "near_duplicate_rate": NEAR_DUPLICATE_RATE,
                 "en": list(BACKGROUND_EN),
                 "zh": list(BACKGROUND_ZH),
+                "tail_words": {"en": len(TAIL_EN), "zh": len(TAIL_ZH)},
+                "stop_words": {lang: list(words) for lang, words in STOP_WORDS.items()},
             },
         )
 
