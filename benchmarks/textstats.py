@@ -65,6 +65,10 @@ def text_stats(path: Path) -> dict[str, Any]:
     pieces = [raw_pieces(t, tokenizer) for t in distinct]
     flat = [p for ps in pieces for p in ps]
     seen: Counter[str] = Counter(texts)
+
+    def share_of_texts(pattern: re.Pattern[str]) -> float:
+        return round(sum(bool(pattern.search(t)) for t in distinct) / len(distinct), 4)
+
     return {
         "records": len(rows),
         "distinct_texts": dedup.distinct_texts,
@@ -83,9 +87,9 @@ def text_stats(path: Path) -> dict[str, Any]:
             float((np.asarray(data.tokens.sum(axis=0)).ravel() == 1).mean()), 4
         ),
         "stop_word_share": round(sum(p in stop for p in flat) / max(len(flat), 1), 4),
-        "texts_with_number": round(sum(bool(_DIGIT.search(t)) for t in distinct) / len(distinct), 4),
-        "texts_with_han": round(sum(bool(_HAN.search(t)) for t in distinct) / len(distinct), 4),
-        "texts_with_latin": round(sum(bool(_LATIN.search(t)) for t in distinct) / len(distinct), 4),
+        "texts_with_number": share_of_texts(_DIGIT),
+        "texts_with_han": share_of_texts(_HAN),
+        "texts_with_latin": share_of_texts(_LATIN),
         "texts_mixing_han_and_latin": round(
             sum(bool(_HAN.search(t) and _LATIN.search(t)) for t in distinct) / len(distinct), 4
         ),

@@ -52,6 +52,23 @@ def test_analyze_json_holds_everything(demo_file):
     assert "NaN" not in result.stdout and "Infinity" not in result.stdout
 
 
+def test_max_rules_caps_the_result_and_all_rules_keeps_everything(demo_file):
+    def run(*extra):
+        result = _invoke("analyze", str(demo_file), "--json", "--min-support", "5", *extra)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    everything = run("--all-rules")
+    capped = run("--max-rules", "3")
+    assert everything["meta"]["params"]["max_rules"] is None
+    assert everything["meta"]["params"]["min_support_source"] == "given"
+    assert len(everything["rules"]) > 3
+    assert [r["key"] for r in capped["rules"]] == [r["key"] for r in everything["rules"][:3]]
+    beyond = capped["meta"]["rules_not_kept"]["beyond_max_rules"]
+    assert sum(beyond.values()) == len(everything["rules"]) - 3
+    assert everything["meta"]["rules_not_kept"]["beyond_max_rules"] == {}
+
+
 def test_analyze_output_file_and_human_summary(demo_file, tmp_path):
     out = tmp_path / "report.json"
     result = _invoke(
@@ -99,6 +116,7 @@ def test_bad_rows_are_reported_and_strict_rejects_everything(tmp_path):
     [
         (["--min-confidence", "2"], "--min-confidence: must be between 0 and 1"),
         (["--min-support", "0"], "--min-support: must be between 1 and 2147483647"),
+        (["--max-rules", "0"], "--max-rules: expected a positive integer"),
         (["--algorithms", "magic"], "--algorithms: unknown ['magic']"),
         (["--since", "yesterday"], "--since: not an ISO-8601 timestamp: 'yesterday'"),
         (["--csv-map", "text"], "--csv-map: expected NAME=VALUE, got 'text'"),
