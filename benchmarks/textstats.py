@@ -83,9 +83,7 @@ def text_stats(path: Path) -> dict[str, Any]:
         "keywords_per_record_p10_p50_p90": [int(v) for v in np.percentile(keywords, [10, 50, 90])],
         "vocabulary": len(data.vocab),
         "zipf_exponent": zipf_exponent(np.asarray(data.tokens.sum(axis=0)).ravel()),
-        "hapax_share": round(
-            float((np.asarray(data.tokens.sum(axis=0)).ravel() == 1).mean()), 4
-        ),
+        "hapax_share": round(float((np.asarray(data.tokens.sum(axis=0)).ravel() == 1).mean()), 4),
         "stop_word_share": round(sum(p in stop for p in flat) / max(len(flat), 1), 4),
         "texts_with_number": share_of_texts(_DIGIT),
         "texts_with_han": share_of_texts(_HAN),
