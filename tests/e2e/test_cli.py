@@ -84,8 +84,12 @@ def test_analyze_output_file_and_human_summary(demo_file, tmp_path):
     assert result.exit_code == 0
     assert "Top rules" in result.stdout and f"full result written to {out}" in result.output
     document = json.loads(out.read_text("utf-8"))
-    assert document["meta"]["algorithms"] == ["sentiment_correlation"]
-    assert len(document["rules"]) == document["meta"]["stats"]["sentiment_correlation"]["rules"]
+    meta = document["meta"]
+    assert meta["algorithms"] == ["sentiment_correlation"]
+    # Every rule the algorithm found is either in the result or counted as not kept.
+    assert meta["rules_found"] == meta["stats"]["sentiment_correlation"]["rules"]
+    not_kept = sum(sum(counts.values()) for counts in meta["rules_not_kept"].values())
+    assert len(document["rules"]) + not_kept == meta["rules_found"]
 
 
 def test_bad_rows_are_reported_and_strict_rejects_everything(tmp_path):

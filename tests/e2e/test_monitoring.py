@@ -54,6 +54,8 @@ class Stack:
             "BL_LOG_FILE": "",
             "BL_COLLECT_INTERVAL_S": "1",
             "BL_ANALYSIS_TIMEOUT_S": str(TIMEOUT_S),
+            # The big project is 250,000 realistic records (~120 MB of JSONL).
+            "BL_MAX_UPLOAD_MB": "400",
         }
         for name in ("BL_DATABASE_URL", "BL_REDIS_URL"):
             env.pop(name, None)

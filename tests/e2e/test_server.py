@@ -77,14 +77,14 @@ def server(tmp_path):
 def test_import_analyze_read_over_http(server):
     url, auth, tmp_path = server
     data = tmp_path / "records.jsonl"
-    generate(data, 4000, seed=9)
+    generate(data, 8000, seed=9)
     with httpx.Client(base_url=url, headers=auth, timeout=60) as client:
         imported = client.post(
             f"{BASE}/projects/shop/records",
             content=data.read_bytes(),
             headers={"Content-Type": "application/x-ndjson"},
         )
-        assert imported.status_code == 200 and imported.json()["imported"] == 4000
+        assert imported.status_code == 200 and imported.json()["imported"] == 8000
         accepted = client.post(f"{BASE}/analyze", json={"project_id": "shop"})
         assert accepted.status_code == 202
         status_url = accepted.json()["status_url"]

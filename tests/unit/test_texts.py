@@ -19,11 +19,12 @@ def test_equal_texts_collapse_to_majority_and_ties_lose_their_class():
             _record(5, None, "neutral", ["ok"]),
             _record(6, "t2", "negative", ["great"]),  # 1:1 tie -> no sentiment
             _record(7, None, "neutral", ["ok"]),  # same text without a task: one text
-            _record(8, None, "neutral", ["OK"]),  # another text: explicit keywords differ
+            _record(8, None, "neutral", ["OK"]),  # the same text, whatever its keywords
+            _record(9, None, "neutral", ["fine"]),
         ]
     )
     collapsed = collapse_texts(data)
-    assert collapsed.ids.tolist() == ["r1", "r2", "r5", "r8"]
+    assert collapsed.ids.tolist() == ["r1", "r2", "r5", "r9"]
     assert collapsed.sentiment.values() == ["negative", None, "neutral", "neutral"]
     assert collapsed.tokens.toarray().sum(axis=1).tolist() == [1, 1, 1, 1]
 

@@ -106,11 +106,13 @@ class Dataset:
         return getattr(self, name)
 
 
-def text_key(text: str, keywords: list[str] | None = None) -> int:
-    """64-bit identity of a text, blind to case and spacing (explicit keywords count too)."""
+def text_key(text: str) -> int:
+    """64-bit identity of a text, blind to case and spacing.
+
+    The text alone decides it, not the keywords: a project read back from the
+    database (stored tokens) must group and split exactly like the file it came from.
+    """
     folded = " ".join(text.split()).casefold()
-    if keywords is not None:
-        folded += "\x00" + "\x00".join(keywords)
     digest = hashlib.blake2b(folded.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
 
@@ -205,7 +207,7 @@ class DatasetBuilder:
             NAT if record.created_at is None else int(record.created_at.timestamp())
         )
         self._token_rows.append(self._token_ids(record))
-        self._text_keys.append(text_key(record.text, record.keywords))
+        self._text_keys.append(text_key(record.text))
 
     def extend(self, records: Iterable[Record]) -> DatasetBuilder:
         for record in records:
