@@ -85,7 +85,7 @@ def analyze(
         int | None,
         typer.Option(
             help="Minimum number of distinct texts behind a rule "
-            "[default: max(10, 0.05% of the distinct texts)]."
+            "(default: max(10, 0.05% of the distinct texts))."
         ),
     ] = None,
     min_confidence: Annotated[float, typer.Option(help="Minimum rule confidence (0..1).")] = 0.7,
