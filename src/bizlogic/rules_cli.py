@@ -82,9 +82,9 @@ def list_rules(
     min_confidence: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Lowest confidence shown.")
     ] = None,
-    sort: Annotated[str, typer.Option(help="confidence | support | lift | created_at")] = (
-        "confidence"
-    ),
+    sort: Annotated[
+        str, typer.Option(help="score (the analysis's ranking) | confidence | support | lift")
+    ] = "score",
     order: Annotated[str, typer.Option(help="asc | desc")] = "desc",
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Rules per page.")] = 50,
     offset: Annotated[int, typer.Option(min=0, help="Rules to skip.")] = 0,

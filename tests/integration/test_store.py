@@ -331,6 +331,7 @@ def _rule(word: str, confidence: float = 0.8, algorithm: str = KS, **extra) -> R
         holdout_support_count=6,
         holdout_antecedent_count=8,
         examples=("r001", "r002"),
+        score=extra.pop("score", 0.0),
     )
 
 
@@ -506,11 +507,11 @@ def test_identical_insight_titles_in_one_run_are_both_kept(db):
 @pytest.fixture
 def curated(db) -> Database:
     rules = [
-        _rule("a", 0.9, support_count=10),
-        _rule("b", 0.7, support_count=30, lift=None),
-        _rule("c", 0.7, support_count=20, lift=1.5),
-        _rule("d", 0.6, support_count=40, rule_type="class_association"),
-        _rule("e", 1.0, support_count=5, lift=4.0),
+        _rule("a", 0.9, support_count=10, score=0.5),
+        _rule("b", 0.7, support_count=30, lift=None, score=0.8),
+        _rule("c", 0.7, support_count=20, lift=1.5, score=0.1),
+        _rule("d", 0.6, support_count=40, rule_type="class_association", score=0.3),
+        _rule("e", 1.0, support_count=5, lift=4.0, score=0.6),
     ]
     insights = [
         _insight("one", 0.2),
@@ -534,11 +535,13 @@ def _words(rows: list[RuleRow]) -> list[str]:
 
 def test_list_rules_filters_sorts_and_pages_exactly(curated):
     with curated.scope() as session:
-        rows, total = repo.list_rules(session, "p")
+        rows, total = repo.list_rules(session, "p")  # the analysis's ranking: by score
+        assert (_words(rows), total) == (["b", "e", "a", "d", "c"], 5)
+        rows, total = repo.list_rules(session, "p", sort="confidence")
         assert (_words(rows), total) == (["e", "a", "b", "c", "d"], 5)  # ties by id
-        rows, total = repo.list_rules(session, "p", limit=2, offset=1)
+        rows, total = repo.list_rules(session, "p", sort="confidence", limit=2, offset=1)
         assert (_words(rows), total) == (["a", "b"], 5)
-        rows, total = repo.list_rules(session, "p", limit=2, offset=4)
+        rows, total = repo.list_rules(session, "p", sort="confidence", limit=2, offset=4)
         assert (_words(rows), total) == (["d"], 5)
         rows, _ = repo.list_rules(session, "p", sort="lift")  # NULL lift = infinite
         assert _words(rows) == ["b", "e", "a", "d", "c"]
@@ -546,7 +549,7 @@ def test_list_rules_filters_sorts_and_pages_exactly(curated):
         assert _words(rows) == ["c", "a", "d", "e", "b"]
         rows, _ = repo.list_rules(session, "p", sort="support_count", order="asc")
         assert _words(rows) == ["e", "a", "c", "b", "d"]
-        rows, total = repo.list_rules(session, "p", min_confidence=0.7)
+        rows, total = repo.list_rules(session, "p", sort="confidence", min_confidence=0.7)
         assert (_words(rows), total) == (["e", "a", "b", "c"], 4)
         rows, total = repo.list_rules(session, "p", rule_type="class_association")
         assert (_words(rows), total) == (["d"], 1)
@@ -556,12 +559,18 @@ def test_list_rules_filters_sorts_and_pages_exactly(curated):
         assert (_words(rows), total) == (["e"], 1)
         rows, total = repo.list_rules(session, "nobody")
         assert (rows, total) == ([], 0)
+        # A rule without a score (imported, or stored before revision 0003) ranks last.
+        b = next(r for r in repo.list_rules(session, "p")[0] if r.conditions[0]["value"] == "b")
+        b.score = None
+        session.flush()
+        assert _words(repo.list_rules(session, "p")[0]) == ["e", "a", "d", "c", "b"]
+        assert _words(repo.list_rules(session, "p", order="asc")[0])[0] == "b"
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"sort": "popularity"}, "sort: must be one of confidence, support"),
+        ({"sort": "popularity"}, "sort: must be one of score, confidence, support"),
         ({"order": "up"}, "order: must be asc or desc, got 'up'"),
         ({"min_confidence": 1.5}, "min_confidence: must be between 0 and 1, got 1.5"),
         ({"limit": 0}, "limit: must be a positive integer, got 0"),
@@ -670,7 +679,7 @@ def test_project_stats(curated):
         repo.create_job(session, "p", [KS], {}, job_id="done")
         repo.mark_running(session, "done", "w")
         repo.finish_job(session, "done", {"rules": 5})
-        first = repo.list_rules(session, "p", limit=1)[0][0]
+        first = repo.list_rules(session, "p", sort="confidence", limit=1)[0][0]
         repo.toggle_rule(session, first.id)
         stats = repo.project_stats(session, "p")
         with pytest.raises(repo.NotFoundError, match="project 'nope' not found"):

@@ -14,8 +14,10 @@ from bizlogic.store.paging import fetch_page
 from bizlogic.store.projects import get_or_create_project
 from bizlogic.store.tables import APPLICATION_MODES, RuleApplication, RuleRow
 
-# Sortable columns. NULL lift means infinite lift, so NULLs sort as the largest values.
+# Sortable columns. NULL lift means infinite lift, so NULLs sort as the largest values;
+# NULL score means "not scored" (imported, or stored before revision 0003): the smallest.
 RULE_SORTS = {
+    "score": RuleRow.score,
     "confidence": RuleRow.confidence,
     "support": RuleRow.support,
     "support_count": RuleRow.support_count,
@@ -43,7 +45,7 @@ def list_rules(
     rule_type: str | None = None,
     active_only: bool = False,
     min_confidence: float | None = None,
-    sort: str = "confidence",
+    sort: str = "score",
     order: str = "desc",
     limit: int = 100,
     offset: int = 0,
@@ -66,7 +68,11 @@ def list_rules(
     if min_confidence is not None:
         threshold = _check_fraction("min_confidence", min_confidence)
         statement = statement.where(RuleRow.confidence >= threshold)
-    primary = column.desc().nulls_first() if order == "desc" else column.asc().nulls_last()
+    null_largest = sort != "score"
+    if order == "desc":
+        primary = column.desc().nulls_first() if null_largest else column.desc().nulls_last()
+    else:
+        primary = column.asc().nulls_last() if null_largest else column.asc().nulls_first()
     return fetch_page(session, statement, [primary, RuleRow.id.asc()], limit, offset)
 
 

@@ -71,7 +71,7 @@ async def list_rules(
     rule_type: str | None = None,
     active_only: bool = False,
     min_confidence: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-    sort: Literal["confidence", "support", "lift", "created_at"] = "confidence",
+    sort: Literal["score", "confidence", "support", "lift", "created_at"] = "score",
     order: Literal["asc", "desc"] = "desc",
     limit: Limit = 100,
     offset: Offset = 0,
