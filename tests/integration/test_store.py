@@ -295,6 +295,22 @@ def test_stored_records_stream_in_id_order_and_build_the_same_dataset(db):
     assert list(dataset.created_at) == list(expected.created_at)
 
 
+def test_tokens_stored_by_earlier_versions_pass_todays_filter(db):
+    """Numbers and stop words that an older tokenizer stored never reach the analysis;
+    a record's own keywords are taken as given."""
+    records = [
+        Record(id="r1", text="the refund took 2999 days 您"),
+        Record(id="r2", text="user words", keywords=["2999", "the"]),
+    ]
+    old_tokens = [["the", "refund", "took", "2999", "您", "4mg"], ["2999", "the"]]
+    with db.scope() as session:
+        repo.upsert_records(session, "p", records, old_tokens)
+        dataset = repo.build_project_dataset(session, "p")
+    rows = dataset.tokens.toarray()
+    words = [[dataset.vocab[j] for j in row.nonzero()[0]] for row in rows]
+    assert words == [["refund"], ["2999", "the"]]
+
+
 def test_byte_order_of_ids_is_the_same_on_both_backends(db):
     ids = ["b", "B", "a", "é", "Z", "10", "9", "_x"]
     records = [Record(id=i, text="same text") for i in ids]

@@ -139,6 +139,18 @@ class Tokenizer:
                 groups[-1].append(word)
         return groups
 
+    def is_keyword(self, token: str) -> bool:
+        """Whether a token kept by an earlier version still passes today's rules.
+
+        Projects store their tokens at import; reading them back through this
+        drops the numbers and stop words older versions let through.
+        """
+        if not token:
+            return False
+        if _is_han(token[0]):
+            return len(token) >= self.min_han_length and token not in self.stopwords
+        return self._classify(token) == token
+
     def record_tokens(self, text: str, keywords: list[str] | None) -> list[str]:
         """A record's explicit ``keywords`` override tokenization."""
         if keywords is not None:

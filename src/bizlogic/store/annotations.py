@@ -291,9 +291,21 @@ def build_project_dataset(
 
     The stored tokens are handed to the builder as the record's ``keywords``,
     the field that already overrides tokenization, so ``DatasetBuilder``
-    needs no second entry point.
+    needs no second entry point. Tokens the tokenizer made (not a record's own
+    ``keywords``) pass today's filter again: numbers and stop words stored by
+    earlier versions are dropped.
     """
     builder = DatasetBuilder()
+    tokenizer = builder.tokenizer
+    verdicts: dict[str, bool] = {}
+
+    def current(token: str) -> bool:
+        verdict = verdicts.get(token)
+        if verdict is None:
+            verdict = verdicts[token] = tokenizer.is_keyword(token)
+        return verdict
+
     for row in _rows(session, project_id, batch_size):
-        builder.add(_record(row, row.tokens))
+        tokens = row.tokens if row.keywords is not None else [t for t in row.tokens if current(t)]
+        builder.add(_record(row, tokens))
     return builder.build()
