@@ -145,3 +145,15 @@ def test_clusters_link_strongly_cooccurring_keywords():
     clusters = keyword_clusters(data, MiningParams(min_support=5))
     assert [c.data["keywords"] for c in clusters] == [["ship", "courier", "parcel"]]
     assert clusters[0].data["counts"] == [37, 35, 30]
+
+
+def test_a_component_too_large_for_a_topic_is_split_at_a_higher_bar():
+    a = [f"a{i}" for i in range(15)]
+    b = [f"b{i}" for i in range(15)]
+    rows = [(a, "positive")] * 20 + [(b, "negative")] * 20
+    rows += [(["a0", "b0"], "positive")] * 15  # a bridge: NPMI(a0, b0) ≈ 0.35
+    rows += [(["z"], "neutral")] * 150
+    clusters = keyword_clusters(keyword_dataset(rows), MiningParams(min_support=5))
+    # At 0.3 the 30 words are one component (> 25); at 0.35 + 0.05 the bridge is gone.
+    assert sorted(sorted(c.data["keywords"]) for c in clusters) == [sorted(a), sorted(b)]
+    assert all(c.data["min_npmi_threshold"] == 0.4 for c in clusters)

@@ -33,6 +33,8 @@ NAME = "keyword_cooccurrence"
 # Keyword pairs at least this strongly associated (NPMI) link a cluster.
 CLUSTER_MIN_NPMI = 0.3
 CLUSTER_MIN_SIZE = 3
+CLUSTER_MAX_SIZE = 25  # larger components are split at a higher NPMI bar
+CLUSTER_STEP = 0.05
 MAX_CLUSTERS = 50
 
 
@@ -135,8 +137,35 @@ def mine_rules(data: Dataset, params: MiningParams) -> tuple[list, dict]:
     return rank_rules(rules), stats
 
 
+def _tight_components(
+    n_nodes: int, rows: np.ndarray, cols: np.ndarray, npmi: np.ndarray, threshold: float
+) -> list[tuple[np.ndarray, float]]:
+    """Components of the edges with NPMI ≥ threshold; too large ones split at a higher bar.
+
+    On real text the NPMI graph at one threshold often joins a whole domain
+    (1,279 hotel words in one component of the Chinese reviews); raising the
+    bar inside such a component by CLUSTER_STEP until its parts have at most
+    CLUSTER_MAX_SIZE keywords leaves tight topics. Returns (members, bar used).
+    """
+    keep = npmi >= threshold
+    graph = sp.coo_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), (n_nodes,) * 2)
+    n_components, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels, minlength=n_components)
+    found = []
+    for component in np.flatnonzero(sizes >= CLUSTER_MIN_SIZE):
+        members = np.flatnonzero(labels == component)
+        if sizes[component] <= CLUSTER_MAX_SIZE:
+            found.append((members, threshold))
+        elif threshold + CLUSTER_STEP <= 1.0:
+            inside = keep & (labels[rows] == component)
+            found += _tight_components(
+                n_nodes, rows[inside], cols[inside], npmi[inside], threshold + CLUSTER_STEP
+            )
+    return found
+
+
 def keyword_clusters(data: Dataset, params: MiningParams) -> list[Pattern]:
-    """Connected components of the graph whose edges are keyword pairs with NPMI ≥ threshold."""
+    """Tight components of the graph whose edges are keyword pairs with NPMI ≥ threshold."""
     counts = np.asarray(data.tokens.sum(axis=0)).ravel()
     keywords = np.flatnonzero(counts >= params.min_support)
     if keywords.size < CLUSTER_MIN_SIZE:
@@ -146,20 +175,16 @@ def keyword_clusters(data: Dataset, params: MiningParams) -> list[Pattern]:
     strong = pairs.data >= params.min_support
     rows, cols, joint = pairs.row[strong], pairs.col[strong], pairs.data[strong]
     m = rule_measures(len(data), counts[keywords][rows], counts[keywords][cols], joint)
-    linked = m.npmi >= CLUSTER_MIN_NPMI
-    graph = sp.coo_matrix(
-        (np.ones(int(linked.sum())), (rows[linked], cols[linked])), shape=(keywords.size,) * 2
-    )
-    n_components, labels = connected_components(graph, directed=False)
-    sizes = np.bincount(labels, minlength=n_components)
-    edge_npmi = m.npmi[linked]
-    edge_component = labels[rows[linked]]
     patterns = []
-    for component in np.flatnonzero(sizes >= CLUSTER_MIN_SIZE):
-        members = keywords[labels == component]
+    for members_index, bar in _tight_components(
+        keywords.size, rows, cols, m.npmi, CLUSTER_MIN_NPMI
+    ):
+        member_set = np.zeros(keywords.size, dtype=bool)
+        member_set[members_index] = True
+        npmi = m.npmi[member_set[rows] & member_set[cols] & (m.npmi >= bar)]
+        members = keywords[members_index]
         order = np.argsort(-counts[members], kind="stable")
         words = [data.vocab[k] for k in members[order]]
-        npmi = edge_npmi[edge_component == component]
         patterns.append(
             Pattern(
                 NAME,
@@ -171,7 +196,7 @@ def keyword_clusters(data: Dataset, params: MiningParams) -> list[Pattern]:
                     "counts": [int(c) for c in counts[members[order]]],
                     "edges": int(npmi.size),
                     "mean_npmi": float(npmi.mean()),
-                    "min_npmi_threshold": CLUSTER_MIN_NPMI,
+                    "min_npmi_threshold": round(bar, 2),
                 },
             )
         )
