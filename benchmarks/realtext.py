@@ -86,10 +86,23 @@ SENTIMENT_WORDS: dict[str, dict[str, list[str]]] = {
         "negative": ["worst", "horrible", "terrible", "awful", "worse", "miserable", "unbearable"],
         "positive": ["miracle", "amazing", "wonderful", "happy"],
     },
+    # Same rule; also left out: thank(s) (sarcastic complaints), happy ("not happy"), cool.
+    "en-tweets": {
+        "negative": [
+            "hate", "worst", "terrible", "awful", "horrible", "sucks", "disappointed",
+            "annoying", "stupid", "angry", "disgusting", "fail", "ridiculous", "useless",
+            "pathetic", "rude", "unacceptable",
+        ],
+        "positive": [
+            "awesome", "amazing", "excellent", "wonderful", "fantastic", "excited",
+            "beautiful", "perfect", "brilliant", "glad", "impressive", "incredible",
+        ],
+    },
 }
 TARGETS = {
     "zh-reviews": {"seconds": 15.0, "peak_rss_mb": 1536.0, "json_mb": 20.0, "accuracy": 0.9},
     "en-drugs": {"seconds": 3.0, "peak_rss_mb": 1536.0, "json_mb": 20.0, "accuracy": 0.9},
+    "en-tweets": {"seconds": 15.0, "peak_rss_mb": 1536.0, "json_mb": 20.0, "accuracy": 0.9},
 }
 SENTIMENT_COVERAGE_TARGET = 0.9
 _NUMBER = re.compile(r"^[\d.,:/\-%+]+$")

@@ -36,6 +36,11 @@ def test_numbers_prices_dates_and_doses_are_never_keywords(text):
     assert Tokenizer().tokenize(text) == []
 
 
+def test_links_are_not_keywords():
+    text = "Delayed again http://t.co/6X1rq3qwk2 see www.Example.com/page?a=1 #fail"
+    assert Tokenizer().tokenize(text) == ["delayed", "fail"]
+
+
 def test_product_names_with_digits_stay():
     assert Tokenizer().tokenize("mp3 iPhone15 covid-19") == ["mp3", "iphone15", "covid-19"]
 

@@ -35,6 +35,9 @@ _TOKEN_RE = re.compile(
 )
 
 
+# Links say nothing a rule could use, and their pieces (t.co/6X1rq3qwk2) look like words.
+_URL_RE = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
+
 _HAN = object()  # marker: a Han run still to be segmented
 _PIECE_CACHE_LIMIT = 500_000
 
@@ -102,7 +105,10 @@ class Tokenizer:
             cache.clear()
         kinds: list[object] = []
         han: list[str] = []
-        for piece in _TOKEN_RE.findall(unicodedata.normalize("NFKC", text)):
+        text = unicodedata.normalize("NFKC", text)
+        if "://" in text or "www." in text.lower():
+            text = _URL_RE.sub(" ", text)
+        for piece in _TOKEN_RE.findall(text):
             kind = cache.get(piece)
             if kind is None:
                 kind = cache[piece] = self._classify(piece)
