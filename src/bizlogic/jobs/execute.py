@@ -78,13 +78,17 @@ class JobContext:
         )
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def params_from_json(data: dict[str, Any]) -> MiningParams:
     """MiningParams from the job's stored parameters (validated when the job was accepted)."""
     time_range = data.get("time_range") or {}
     start = parse_timestamp(time_range.get("start"), "time_range.start")
     end = parse_timestamp(time_range.get("end"), "time_range.end")
     return MiningParams(
-        min_support=None if data.get("min_support") is None else int(data["min_support"]),
+        min_support=_optional_int(data.get("min_support")),
         min_confidence=float(data.get("min_confidence", 0.7)),
         max_fdr=float(data.get("max_fdr", 0.05)),
         max_len=int(data.get("max_len", 3)),
@@ -92,13 +96,7 @@ def params_from_json(data: dict[str, Any]) -> MiningParams:
         filters=Filters.from_dict(data.get("filters")),
         holdout_fraction=float(data.get("holdout_fraction", 0.3)),
         lang=str(data.get("lang", "en")),
-        max_rules=(
-            DEFAULT_MAX_RULES
-            if "max_rules" not in data
-            else None
-            if data["max_rules"] is None
-            else int(data["max_rules"])
-        ),
+        max_rules=_optional_int(data.get("max_rules", DEFAULT_MAX_RULES)),
     )
 
 

@@ -7,6 +7,7 @@ pure apart from the optional progress callback.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -187,10 +188,7 @@ def pattern_accuracy(rules: Sequence[Rule], min_confidence: float) -> float | No
 
 
 def _count_by_type(rules: Sequence[Rule]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for rule in rules:
-        counts[rule.rule_type] = counts.get(rule.rule_type, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(rule.rule_type for rule in rules).items()))
 
 
 def run_analysis(

@@ -106,7 +106,7 @@ class Tokenizer:
         kinds: list[object] = []
         han: list[str] = []
         text = unicodedata.normalize("NFKC", text)
-        if "://" in text or "www." in text.lower():
+        if "://" in text or "ww." in text or "WW." in text:  # no lower() copy per text
             text = _URL_RE.sub(" ", text)
         for piece in _TOKEN_RE.findall(text):
             kind = cache.get(piece)
