@@ -307,13 +307,16 @@ def serve(
     import uvicorn
 
     from bizlogic.api.app import create_app
+    from bizlogic.private_fs import ensure_private_dir, restrict_umask
     from bizlogic.settings import get_settings
     from bizlogic.telemetry.logging import configure_logging
 
     if not 1 <= port <= 65535:
         raise fail("--port: must be between 1 and 65535")
+    restrict_umask()  # before any thread or server process exists
     settings = get_settings()
     configure_logging(settings)
+    ensure_private_dir(settings.data_dir)  # before the app, its database and its secret
     if workers < 1:
         raise fail("--workers: must be at least 1")
     if workers == 1:
@@ -406,6 +409,7 @@ def import_records(
       BL_DATABASE_URL=postgresql+psycopg://bl@db/bizlogic bizlogic import export.json \\
           --project shop --format labelstudio --strict
     """
+    from bizlogic.private_fs import ensure_private_dir
     from bizlogic.records.importers import ImportOptions, Reject, iter_import
     from bizlogic.records.tokenizer import Tokenizer
     from bizlogic.settings import get_settings
@@ -421,7 +425,7 @@ def import_records(
     if not file.is_file():
         raise fail(f"{file}: no such file")
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)
     tokenizer = Tokenizer()
     records, tokens, rejects = [], [], []
     try:
@@ -543,11 +547,12 @@ UrlOption = Annotated[
 
 
 def _database_url(url: str | None) -> str:
+    from bizlogic.private_fs import ensure_private_dir
     from bizlogic.settings import get_settings
 
     settings = get_settings()
     if url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.data_dir)
     return url or settings.effective_database_url
 
 

@@ -69,7 +69,9 @@ def worker(
     """
     settings = _redis_settings()
     from bizlogic.jobs.broker import QUEUE
+    from bizlogic.private_fs import restrict_umask
 
+    restrict_umask()  # inherited by Dramatiq and its worker processes through exec/fork
     threads = threads or settings.worker_threads
     argv = [
         sys.executable, "-m", "dramatiq", "bizlogic.jobs.worker",
@@ -77,8 +79,10 @@ def worker(
     ]  # fmt: skip
     if metrics_port:
         from bizlogic.jobs.worker_metrics import ADDR_ENV
+        from bizlogic.private_fs import ensure_private_dir
         from bizlogic.telemetry.multiprocess import prepare_dir
 
+        ensure_private_dir(settings.data_dir)
         prepare_dir(settings.data_dir / "metrics" / f"worker-{metrics_port}")
         os.environ[ADDR_ENV] = f"{metrics_host}:{metrics_port}"
         argv += ["--fork-function", "bizlogic.jobs.worker_metrics:serve_metrics"]

@@ -33,7 +33,14 @@ class Settings(BaseSettings):
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_backup_count: int = Field(default=5, ge=0)
     auto_migrate: bool = True
-    max_upload_mb: int = Field(default=100, ge=1)
+    # Request limits (docs/api.md#limits): bodies are refused before they are read whole.
+    max_upload_mb: int = Field(default=100, ge=1)  # POST …/records
+    max_rules_import_mb: int = Field(default=10, ge=1)  # POST /rules/import
+    max_rules_per_import: int = Field(default=20_000, ge=1)
+    max_json_body_kb: int = Field(default=1024, ge=1)  # every other request body
+    max_json_depth: int = Field(default=64, ge=2, le=512)  # uploads, rules, request bodies
+    max_csv_columns: int = Field(default=1_000, ge=1)
+    max_csv_header_kb: int = Field(default=64, ge=1)
     max_concurrent_analyses: int = Field(default=2, ge=1, le=256)
     max_user_analyses: int = Field(default=2, ge=1)  # per-user cap → 429 RATE_LIMITED
     analysis_timeout_s: float = Field(default=1800, gt=0)

@@ -116,7 +116,7 @@ def test_down_to_base_leaves_only_alembic_version_and_up_restores(db, url):
     assert set(sa.inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
         "alembic_version"
     }
-    assert migrations.current(url) == migrations.head() == "0003"
+    assert migrations.current(url) == migrations.head() == "0004"
     engine.dispose()
 
 
@@ -452,7 +452,9 @@ def test_rerun_replaces_results_of_its_algorithms_and_keeps_curated_state(db, no
     after = _rules(db)
     assert set(after) == {(KS, _rule("late").key), (KS, _rule("damaged").key), (CO, other.key)}
     late = after[(KS, _rule("late").key)]
-    assert (late.id, late.is_active, late.confidence, late.job_id) == (late_id, False, 0.95, "j2")
+    # Toggled, so curated (docs/storage.md): its confidence stays what the expert saw.
+    assert (late.id, late.is_active, late.confidence, late.job_id) == (late_id, False, 0.9, "j2")
+    assert late.curated_at == T0
     assert (late.created_at, late.updated_at) == (T0, T0 + timedelta(days=1))
     assert after[(CO, other.key)].job_id == "j1"  # the other algorithm's rule is untouched
     with db.scope() as session:

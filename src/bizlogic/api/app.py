@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from bizlogic import __version__
+from bizlogic.api.body_limits import BodyLimitMiddleware, BodyLimits
 from bizlogic.api.errors import install_error_handlers
 from bizlogic.api.request_id import RequestIdMiddleware
 from bizlogic.api.routes import (
@@ -37,6 +39,7 @@ from bizlogic.jobs.queue import BrokerQueue
 from bizlogic.jobs.reconcile import reconcile
 from bizlogic.jobs.runner import InProcessRunner
 from bizlogic.ops.recovery.config import RecoveryConfig
+from bizlogic.private_fs import ensure_private_dir
 from bizlogic.settings import Settings, get_settings
 from bizlogic.store import migrations
 from bizlogic.store.db import Database
@@ -82,13 +85,20 @@ async def _reconcile_forever(state: AppState, queue: BrokerQueue) -> None:
         await asyncio.sleep(interval)
 
 
+# The event loop shares the interpreter lock with the threads that import and
+# analyse; each time it needs the lock back it may wait a whole switch interval,
+# several times per request. At 1 ms instead of 5 ms, /livez stays fast under load.
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
 def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
     settings = settings or get_settings()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     app_metrics = metrics or Metrics(settings.metrics_max_projects)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.data_dir)
         app.state.recovery_config = RecoveryConfig.from_settings(settings)  # fails on bad config
         if settings.auto_migrate:
             migrations.upgrade(settings.effective_database_url)
@@ -139,6 +149,8 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     )
     install_error_handlers(app)
 
+    # Innermost: its refusals still get a request id, an access log line and metrics.
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=app_metrics)
     routers = (health, records, analysis, results, reports, apply, rules_import, recovery)

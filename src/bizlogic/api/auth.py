@@ -238,6 +238,7 @@ def _principal(claims: dict[str, Any], now: int) -> Principal:
         isinstance(projects, list) and projects and all(isinstance(p, str) and p for p in projects)
     ):
         raise TokenError("malformed", "token projects must be null or a list of project ids")
+    _check_lifetime(iat, exp)
     if now >= exp:
         raise TokenError("expired", "token expired")
     if iat > now + CLOCK_SKEW_S:
@@ -254,6 +255,21 @@ def _principal(claims: dict[str, Any], now: int) -> Principal:
         token_id=jti,
         expires_at=exp,
     )
+
+
+def _check_lifetime(iat: int, exp: int) -> None:
+    """Refuse lifetimes ``create_token`` never issues.
+
+    The cap bounds how long a leaked token stays useful, as there is no
+    revocation list; enforcing it only when signing would let anyone holding
+    the key (another tool, an old version) mint tokens that never die.
+    """
+    if exp <= iat:
+        raise TokenError("malformed", "token exp must be after its iat")
+    if exp - iat > MAX_TTL_S:
+        raise TokenError(
+            "malformed", f"token lifetime exceeds the maximum of {MAX_TTL_S // 86_400} days"
+        )
 
 
 # ---------------------------------------------------------------- FastAPI dependencies
@@ -274,6 +290,10 @@ def _unauthorized(message: str, reason: str, invalid_token: bool) -> ApiError:
     )
 
 
+def missing_token() -> ApiError:
+    return _unauthorized("missing bearer token", "missing", invalid_token=False)
+
+
 def app_secret(request: Request) -> str:
     """The signing secret the app factory put in ``app.state.jwt_secret``."""
     secret = getattr(request.app.state, "jwt_secret", None)
@@ -290,7 +310,7 @@ async def current_principal(
     if credentials is None:
         header = request.headers.get("authorization")
         if header is None:
-            raise _unauthorized("missing bearer token", "missing", invalid_token=False)
+            raise missing_token()
         raise _unauthorized(
             "Authorization header must be 'Bearer <token>'", "malformed", invalid_token=True
         )

@@ -9,11 +9,13 @@ with the same key.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
 from pathlib import Path
 
+from bizlogic.private_fs import ensure_private_dir
 from bizlogic.settings import Settings
 
 SECRET_FILE = "jwt_secret"
@@ -56,22 +58,29 @@ def load_or_create_secret(path: Path) -> str:
 
 
 def read_secret_file(path: Path) -> str:
-    """Read a secret file that only its owner can access (like ssh does for private keys)."""
+    """Read a secret file that only its owner, this user, can access (like ssh's private keys).
+
+    Whoever can write the file, or swap it for a symlink, chooses the signing
+    key and so can mint any token; whoever can read it can too. So a symlink,
+    a file owned by another user and a file open to group or others are refused
+    rather than trusted.
+    """
+    # O_NOFOLLOW: a symlink fails here instead of being followed (ELOOP).
+    # O_NONBLOCK: a FIFO planted at the path cannot hang start-up; regular files ignore it.
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SecretError(
+                f"{path} is a symbolic link; the secret must be a regular file "
+                f"(replace the link with the file it points to, then run: chmod 600 {path})"
+            ) from None
         raise SecretError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        info = os.fstat(fd)  # of the opened file: no check-then-open race
-        if not stat.S_ISREG(info.st_mode):
-            raise SecretError(f"{path} is not a regular file")
-        if info.st_mode & 0o077:
-            raise SecretError(
-                f"{path} has mode {stat.S_IMODE(info.st_mode):04o}; it must be accessible "
-                f"by its owner only (run: chmod 600 {path})"
-            )
+        _check_private(path, os.fstat(fd))  # of the opened file: no check-then-open race
         raw = _read_all(fd)
     finally:
         os.close(fd)
@@ -81,6 +90,24 @@ def read_secret_file(path: Path) -> str:
         raise SecretError(f"{path} is not UTF-8 text") from None
     check_secret(value, str(path))
     return value
+
+
+def _check_private(path: Path, info: os.stat_result) -> None:
+    """Refuse what another local user could have written or can read."""
+    if not stat.S_ISREG(info.st_mode):
+        raise SecretError(f"{path} is not a regular file")
+    me = os.geteuid()
+    if info.st_uid != me:
+        raise SecretError(
+            f"{path} is owned by uid {info.st_uid}, not by the user running bizlogic "
+            f"(uid {me}); it must belong to that user (run: chown {me} {path}; "
+            f"chmod 600 {path})"
+        )
+    if info.st_mode & 0o077:
+        raise SecretError(
+            f"{path} has mode {stat.S_IMODE(info.st_mode):04o}; it must be accessible "
+            f"by its owner only (run: chmod 600 {path})"
+        )
 
 
 def _read_all(fd: int) -> bytes:
@@ -98,7 +125,7 @@ def _publish(path: Path, value: str) -> str:
     writer wins, and readers never see a half-written file.
     """
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
     except OSError as exc:
         raise SecretError(f"cannot create {path.parent}: {exc.strerror}") from None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")

@@ -100,6 +100,26 @@ def params_from_json(data: dict[str, Any]) -> MiningParams:
     )
 
 
+def is_scoped(parameters: dict[str, Any]) -> bool:
+    """Whether the run sees only part of the project: a time bound or any filter set.
+
+    A selection that narrows nothing (no bound, every filter null) is a full run.
+    """
+    time_range = parameters.get("time_range") or {}
+    filters = parameters.get("filters") or {}
+    return any(time_range.get(end) is not None for end in ("start", "end")) or any(
+        value is not None for value in filters.values()
+    )
+
+
+def replaces_project_results(parameters: dict[str, Any]) -> bool:
+    """Whether the job's result replaces the project's results or is only kept as its
+    snapshot: the ``replace`` the API decided and stored; jobs queued before that field
+    existed replace only when unscoped, so a scoped one can never wipe curated work."""
+    replace = parameters.get("replace")
+    return (not is_scoped(parameters)) if replace is None else bool(replace)
+
+
 _OUTCOMES = {
     "completed": "succeeded",
     "failed": "failed",
@@ -258,7 +278,9 @@ def _analyse(
     # ours: a worker that was presumed dead and taken over writes nothing.
     try:
         with ctx.db.scope() as session:
-            save_results(session, project_id, job_id, result)
+            save_results(
+                session, project_id, job_id, result, replace=replaces_project_results(parameters)
+            )
             finish_job(session, job_id, results_summary(result), worker_id=WORKER_ID)
     except ConflictError:
         raise JobCancelled("lost") from None

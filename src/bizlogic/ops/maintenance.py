@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import re
 import shlex
 import time
@@ -45,6 +46,7 @@ from sqlalchemy import and_, delete, func, or_, select, text
 from bizlogic.cache import unlink_in_batches
 from bizlogic.ops.notify import DeliveryError, alert_payload, send_alert
 from bizlogic.ops.services import restart_commands, run_command, split_units, wait_healthy
+from bizlogic.private_fs import ensure_private_dir, open_private
 from bizlogic.settings import Settings
 from bizlogic.store import clock
 from bizlogic.store.db import Database
@@ -160,8 +162,9 @@ class Maintenance:
                     )
                     connection.commit()
             return
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.data_dir / "maintenance.lock", "w") as handle:
+        ensure_private_dir(self.settings.data_dir)
+        lock = open_private(self.settings.data_dir / "maintenance.lock", os.O_RDWR)
+        with os.fdopen(lock, "r+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import difflib
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from bizlogic.private_fs import ensure_private_dir, write_private_file
 from bizlogic.settings import Settings, env_name
 
 FILE_NAME = "tuning.env"
@@ -97,13 +97,21 @@ def write(path: Path, changes: dict[str, str], now: datetime | None = None) -> P
     current = read_overrides(path)
     merged = {**current, **changes}
     _validate(path, merged)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     backup = None
     if path.exists():
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
         backup = path.with_name(f"{path.name}.{stamp}.bak")
-        shutil.copy2(path, backup)
+        _private_copy(path, backup)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(render(merged))
+    write_private_file(temporary, render(merged).encode())
     temporary.replace(path)
     return backup
+
+
+def _private_copy(source: Path, target: Path) -> None:
+    """Copy content and times like ``shutil.copy2``, but create the copy 0600: copying the
+    mode too would carry over the 0644 of a file an older version wrote."""
+    write_private_file(target, source.read_bytes())
+    info = source.stat()
+    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))

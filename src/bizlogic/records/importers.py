@@ -33,6 +33,7 @@ from bizlogic.records.labelstudio import (
     mapping_from_row,
     mappings_from_task,
 )
+from bizlogic.records.nesting import DEFAULT_MAX_DEPTH, NestingGuard, NestingTooDeep, check_nesting
 from bizlogic.records.schema import FIELDS, Record, RecordError, record_from_mapping
 
 FORMATS = (
@@ -49,6 +50,8 @@ JSON_ARRAY_FORMATS = ("json", "labelstudio-json", "labelstudio-json-min")
 SNIFF_BYTES = 256 * 1024  # head read for format detection
 MAX_LINE_BYTES = 16 * 1024 * 1024  # longer physical lines are rejected, not buffered
 EXCERPT_CHARS = 200
+DEFAULT_MAX_CSV_COLUMNS = 1_000
+DEFAULT_MAX_CSV_HEADER_BYTES = 64 * 1024
 
 _BOM = codecs.BOM_UTF8
 # Invalid bytes inside a JSON array become this Unicode noncharacter (reserved for
@@ -93,8 +96,15 @@ class ImportOptions:
     class_controls: dict[str, str] | None = None  # LS control -> sentiment | label | ignore
     text_key: str = "text"  # key of the text in Label Studio task data
     project_id: str | None = None
+    max_depth: int = DEFAULT_MAX_DEPTH  # deepest JSON nesting read (records/nesting.py)
+    max_csv_columns: int = DEFAULT_MAX_CSV_COLUMNS
+    max_csv_header_bytes: int = DEFAULT_MAX_CSV_HEADER_BYTES
 
     def __post_init__(self) -> None:
+        for limit in ("max_depth", "max_csv_columns", "max_csv_header_bytes"):
+            value = getattr(self, limit)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{limit}: expected a positive integer")
         if self.fmt not in REQUESTABLE_FORMATS:
             raise ValueError(
                 f"unknown format {self.fmt!r}; expected one of {', '.join(REQUESTABLE_FORMATS)}"
@@ -292,16 +302,27 @@ def _csv_variant(head: bytes) -> str:
 
 
 def _first_element_keys(head: bytes) -> set[str]:
-    """Keys of the first array element that fit in ``head`` (parsed incrementally)."""
+    """Keys of the first array element that fit in ``head`` (parsed incrementally).
+
+    Events without paths: ijson's prefixed events cost memory with the square
+    of the nesting depth, and the head may be hostile.
+    """
     keys: set[str] = set()
+    depth = 0
     try:
-        for prefix, event, value in ijson.parse(io.BytesIO(head)):
-            if prefix != "item":
-                continue
-            if event == "map_key":
+        for event, value in ijson.basic_parse(io.BytesIO(head)):
+            if event in ("start_map", "start_array"):
+                depth += 1
+                if depth == 2 and event != "start_map":
+                    break  # the first element is not an object
+            elif event in ("end_map", "end_array"):
+                depth -= 1
+                if depth <= 1:
+                    break  # end of the first element
+            elif depth == 2 and event == "map_key":
                 keys.add(value)
-            elif event != "start_map":
-                break  # end of the first element, or it is not an object
+            elif depth == 1:
+                break  # a scalar element
     except ijson.JSONError:
         pass  # the head ends mid-document; the keys seen so far decide
     return keys
@@ -437,7 +458,7 @@ def _too_long() -> RecordError:
 # --- JSONL --------------------------------------------------------------------------------
 
 
-def _jsonl_values(stream: BinaryIO) -> Iterator[Outcome]:
+def _jsonl_values(stream: BinaryIO, max_depth: int) -> Iterator[Outcome]:
     for number, raw in _physical_lines(stream):
         if raw is None:
             yield number, _too_long(), ""
@@ -448,6 +469,11 @@ def _jsonl_values(stream: BinaryIO) -> Iterator[Outcome]:
             continue
         text = text.rstrip("\r\n")
         if not text.strip():
+            continue
+        try:
+            check_nesting(raw, max_depth)
+        except NestingTooDeep as exc:
+            yield number, RecordError("json", f"invalid JSON: {exc}"), text[:EXCERPT_CHARS]
             continue
         try:
             value = orjson.loads(text)
@@ -510,9 +536,13 @@ def _count_marks(value: Any) -> int:
     return 0
 
 
-def _json_array_values(stream: BinaryIO) -> Iterator[Outcome]:
-    """Array elements one at a time; locations are 1-based element indexes."""
-    marked = _MarkInvalidUtf8(stream)
+def _json_array_values(stream: BinaryIO, max_depth: int) -> Iterator[Outcome]:
+    """Array elements one at a time; locations are 1-based element indexes.
+
+    A document nested deeper than ``max_depth`` raises NestingTooDeep (a
+    ValueError: the whole document is refused) before ijson reads that deep.
+    """
+    marked = _MarkInvalidUtf8(NestingGuard(stream, max_depth))
     index = 0
     try:
         for index, value in enumerate(ijson.items(marked, "item", use_float=True), start=1):
@@ -590,16 +620,28 @@ def _row_problem(problems: dict[int, RecordError], start: int, end: int) -> Reco
     return found
 
 
-def _csv_header(rows: Iterator[tuple[int, list[str] | RecordError, str]], name: str) -> list[str]:
-    for number, cells, _context in rows:
+def _csv_header(
+    rows: Iterator[tuple[int, list[str] | RecordError, str]], name: str, options: ImportOptions
+) -> list[str]:
+    for number, cells, context in rows:
         if isinstance(cells, RecordError):
             raise ValueError(f"{name}: CSV header on line {number}: {cells}")
+        if len(context.encode("utf-8")) > options.max_csv_header_bytes:
+            raise ValueError(
+                f"{name}: CSV header longer than {options.max_csv_header_bytes} bytes"
+            )
+        if len(cells) > options.max_csv_columns:
+            raise ValueError(
+                f"{name}: CSV header has {len(cells)} columns; at most {options.max_csv_columns}"
+            )
         header = [cell.strip() for cell in cells]
+        seen: set[str] = set()
         for position, column in enumerate(header):
             if not column:
                 raise ValueError(f"{name}: CSV header column {position + 1} has no name")
-            if column in header[:position]:
-                raise ValueError(f"{name}: CSV header repeats column {column!r}")
+            if column in seen:
+                raise ValueError(f"{name}: CSV header repeats column {column[:100]!r}")
+            seen.add(column)
         return header
     raise ValueError(f"{name}: no CSV header row; the first line must name the columns")
 
@@ -628,10 +670,10 @@ def _column_plan(header: list[str], mapping: dict[str, str], name: str) -> dict[
 
 
 def _csv_table(
-    stream: BinaryIO, name: str
+    stream: BinaryIO, name: str, options: ImportOptions
 ) -> tuple[list[str], Iterator[tuple[int, list[str] | RecordError, str]]]:
     rows = _csv_rows(stream)
-    return _csv_header(rows, name), rows
+    return _csv_header(rows, name, options), rows
 
 
 def _checked_cells(
@@ -659,15 +701,15 @@ def _epoch_cells(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain_json(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
-    return _json_array_values(stream)
+    return _json_array_values(stream, options.max_depth)
 
 
 def _plain_jsonl(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
-    return _jsonl_values(stream)
+    return _jsonl_values(stream, options.max_depth)
 
 
 def _plain_csv(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
-    header, rows = _csv_table(stream, name)
+    header, rows = _csv_table(stream, name, options)
     plan = _column_plan(header, options.csv_mapping or {}, name)
 
     def outcomes() -> Iterator[Outcome]:
@@ -683,7 +725,7 @@ def _plain_csv(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[
 
 def _ls_json(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
     controls = ControlMap(options.class_controls)
-    for index, task, context in _json_array_values(stream):
+    for index, task, context in _json_array_values(stream, options.max_depth):
         if isinstance(task, RecordError):
             yield index, task, context
             continue
@@ -711,12 +753,12 @@ def _ls_row(
 
 def _ls_json_min(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
     controls = ControlMap(options.class_controls)
-    for index, row, context in _json_array_values(stream):
+    for index, row, context in _json_array_values(stream, options.max_depth):
         yield from _ls_row(index, row, context, controls, options.text_key)
 
 
 def _ls_csv(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
-    header, rows = _csv_table(stream, name)
+    header, rows = _csv_table(stream, name, options)
     controls = ControlMap(options.class_controls)
 
     def outcomes() -> Iterator[Outcome]:

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from enum import Enum
 from typing import Any
 
+from bizlogic.records.nesting import NestingTooDeep, check_nesting
 from bizlogic.records.schema import RecordError
 
 # What a choices control may be mapped to; "ignore" drops a control so that a
@@ -318,6 +319,10 @@ def _answer_shape(value: Any) -> Any:
 
 
 def _parse_literal(text: str) -> Any:
+    try:
+        check_nesting(text.encode("utf-8", "surrogatepass"))
+    except NestingTooDeep:
+        return None  # kept as plain text, as any cell that is not a small literal
     with contextlib.suppress(ValueError):  # not JSON: maybe the Python repr the CSV export writes
         return json.loads(text)
     try:

@@ -65,10 +65,22 @@ def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+MAX_FIELD_CHARS = 256  # ids, annotators, classes: indexed columns have a byte budget
+
+
+def _stored(text: str, field: str) -> str | None:
+    """Text PostgreSQL can store and index: no NUL character, bounded length."""
+    if "\x00" in text:
+        raise RecordError(field, "contains a NUL character (\\u0000)")
+    if len(text) > MAX_FIELD_CHARS:
+        raise RecordError(field, f"longer than {MAX_FIELD_CHARS} characters")
+    return text or None
+
+
 def normalize_class(value: Any, field: str) -> str | None:
     """Class values (sentiment, label) compare case-insensitively, so store them lower-cased."""
     if type(value) is str:  # fast path: the common case on million-row imports
-        return value.strip().lower() or None
+        return _stored(value.strip().lower(), field)
     if value is None:
         return None
     if isinstance(value, list):
@@ -78,8 +90,7 @@ def normalize_class(value: Any, field: str) -> str | None:
         value = value[0]
     if not isinstance(value, str | int):
         raise RecordError(field, f"expected a string, got {type(value).__name__}")
-    text = str(value).strip().lower()
-    return text or None
+    return _stored(str(value).strip().lower(), field)
 
 
 def parse_timestamp(value: Any, field: str = "created_at") -> datetime | None:
@@ -135,13 +146,12 @@ def parse_float(value: Any, field: str) -> float | None:
 
 def _optional_str(value: Any, field: str) -> str | None:
     if type(value) is str:  # fast path
-        return value.strip() or None
+        return _stored(value.strip(), field)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise RecordError(field, f"expected a string, got {type(value).__name__}")
-    text = str(value).strip()
-    return text or None
+    return _stored(str(value).strip(), field)
 
 
 def _keywords(value: Any) -> list[str] | None:
@@ -157,7 +167,7 @@ def _keywords(value: Any) -> list[str] | None:
     for item in value:
         if not isinstance(item, str):
             raise RecordError("keywords", f"expected strings, got {type(item).__name__}")
-        word = item.strip().lower()
+        word = _stored(item.strip().lower(), "keywords")
         if word and word not in out:
             out.append(word)
     return out
@@ -180,6 +190,8 @@ def record_from_mapping(data: dict[str, Any], project_id: str | None = None) -> 
         raise RecordError("text", f"expected a string, got {type(text).__name__}")
     if not text.strip():
         raise RecordError("text", "empty")
+    if "\x00" in text:
+        raise RecordError("text", "contains a NUL character (\\u0000)")
     annotator = _optional_str(data.get("annotator"), "annotator")
     task_id = _optional_str(data.get("task_id"), "task_id")
     created_at = parse_timestamp(data.get("created_at"))

@@ -20,6 +20,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from bizlogic.private_fs import ensure_private_file, make_private_dir
+
 # SQLite: how long a writer waits for another writer's lock before failing.
 SQLITE_BUSY_TIMEOUT_S = 30.0
 PG_POOL_SIZE = 5  # the default of BL_DB_POOL_SIZE
@@ -27,6 +29,7 @@ PG_MAX_OVERFLOW = 10
 APPLICATION_NAME = "bizlogic"  # how the tuner finds our connections in pg_stat_activity
 CheckoutHook = Callable[[bool], None]  # called with True when a checkout went past the pool
 PG_POOL_RECYCLE_S = 1800
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def _json_dumps(value: Any) -> str:
@@ -60,9 +63,28 @@ def safe_url(url: str | URL) -> str:
 
 
 def _prepare_sqlite_file(url: URL) -> None:
+    """Create the database file 0600 before SQLite opens it, in a 0700 directory if new.
+
+    SQLite creates a new database with the umask's mode (0644 usually), but
+    gives its -wal, -shm and -journal files the mode of the database file. So
+    creating the (empty, hence valid) database file 0600 ourselves makes all
+    of them private. That works whatever the umask, and unlike changing the
+    umask around the connect (it is process-wide) it cannot affect files other
+    threads create meanwhile. An existing database this user owns loses its
+    group/other access, and so do its -wal/-shm files.
+    """
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database).expanduser()
+        make_private_dir(path.parent)
+        try:
+            ensure_private_file(path)
+            for suffix in SQLITE_SIDE_FILES:
+                side = path.with_name(path.name + suffix)
+                if side.exists():
+                    ensure_private_file(side)
+        except OSError:
+            pass  # unreadable or read-only: SQLite meets the same problem and reports it
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

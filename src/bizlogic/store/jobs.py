@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from bizlogic.store import clock
 from bizlogic.store.errors import ConflictError, NotFoundError
+from bizlogic.store.locks import hold_advisory_lock, lock_key
 from bizlogic.store.paging import fetch_page
 from bizlogic.store.projects import get_or_create_project
 from bizlogic.store.tables import JOB_STATUSES, UNFINISHED_STATUSES, AnalysisJob
@@ -112,6 +113,51 @@ def count_active_jobs(
     if project_id is not None:
         where.append(AnalysisJob.project_id == project_id)
     return int(session.scalar(select(func.count()).select_from(AnalysisJob).where(*where)) or 0)
+
+
+def user_lock_key(user_id: str) -> int:
+    """The PostgreSQL advisory-lock key of one user's analysis limit."""
+    return lock_key("analysis-limit", user_id)
+
+
+def create_job_within_limit(
+    session: Session,
+    project_id: str,
+    algorithms: Sequence[str],
+    parameters: dict[str, Any],
+    *,
+    requested_by: str,
+    limit: int,
+    job_id: str | None = None,
+) -> AnalysisJob | None:
+    """A new queued job for ``requested_by``, or None when that user would then have more
+    than ``limit`` queued or running jobs.
+
+    Counting and inserting in separate steps let parallel requests all see the
+    same count and all get in. Here the check and the insert are one critical
+    section per user, held until the caller's transaction ends:
+
+    - PostgreSQL: ``pg_advisory_xact_lock`` on the user's key, taken before
+      anything is counted; under READ COMMITTED the count then sees every job
+      committed by the previous holder.
+    - SQLite: the job is inserted *before* counting, so the transaction holds
+      SQLite's single write lock while it counts (other writers wait on the busy
+      timeout); the count includes the new job.
+
+    Over the limit, the new job is deleted again (the caller's transaction
+    ends with nothing of it; rolling back is as good).
+    """
+    if not isinstance(requested_by, str) or not requested_by:
+        raise ValueError("requested_by: the limit is per user; a user id is required")
+    hold_advisory_lock(session, "analysis-limit", requested_by)
+    job = create_job(
+        session, project_id, algorithms, parameters, requested_by=requested_by, job_id=job_id
+    )
+    if count_active_jobs(session, requested_by=requested_by) <= limit:
+        return job
+    session.delete(job)
+    session.flush()
+    return None
 
 
 def _transition(

@@ -5,14 +5,21 @@ project holds *from A* — rules, patterns and insights of other algorithms are
 untouched. Within A,
 
 - a rule whose ``(algorithm, key)`` was stored before is updated in place:
-  it keeps its id, ``created_at`` and ``is_active``; its measures (including
-  a manually set confidence) are the new run's;
+  it keeps its id, ``created_at`` and ``is_active``; its measures are the new
+  run's — except for a rule an expert curated (``curated_at`` set), which
+  also keeps its confidence: only its measured figures are refreshed;
 - an insight whose ``(algorithm, insight_key)`` survives keeps its id and its
   acknowledgement (who and when); the key hashes ``insight_type`` and
   ``title``, so a finding whose title changes (other keywords, another share)
   is a new finding that needs acknowledging again;
 - patterns carry no curated state and are replaced wholesale;
-- stored rules and insights of A that the run did not produce are deleted.
+- stored rules and insights of A that the run did not produce are deleted,
+  except curated rules and acknowledged insights: a run never deletes
+  an expert's work.
+
+With ``replace=False`` (a scoped run nobody allowed to replace, see
+jobs/execute.py) nothing of the project changes: the result is only kept as
+the job's snapshot.
 
 Everything goes through the caller's session and nothing is committed here,
 so the run lands all together or — if anything raises and the unit of work
@@ -34,6 +41,7 @@ from bizlogic.mining.engine import AnalysisResult
 from bizlogic.mining.model import Insight, Pattern, Rule
 from bizlogic.store import clock
 from bizlogic.store.errors import NotFoundError
+from bizlogic.store.locks import hold_advisory_lock
 from bizlogic.store.projects import get_or_create_project, touch_project
 from bizlogic.store.tables import AnalysisJob, InsightRow, PatternRow, RuleRow
 
@@ -145,22 +153,27 @@ def _delete_ids(session: Session, model: type[RuleRow] | type[InsightRow], ids: 
 def _write_changes(
     session: Session,
     model: type[RuleRow] | type[InsightRow],
-    stored: dict[tuple[str, str], int],
+    stored: dict[tuple[str, str], tuple[int, bool]],
     seen: set[tuple[str, str]],
     inserts: list[dict[str, Any]],
-    updates: list[dict[str, Any]],
+    *updates: list[dict[str, Any]],
 ) -> tuple[int, int, int]:
     """Delete stored rows the run no longer produced, then bulk update and insert.
 
+    ``stored`` maps identity → (id, kept): a kept row (curated rule, acknowledged
+    insight) is never deleted. Each update batch shares one set of columns.
     Returns (inserted, updated, deleted).
     """
-    stale = [row_id for identity, row_id in stored.items() if identity not in seen]
+    stale = [
+        row_id for identity, (row_id, kept) in stored.items() if identity not in seen and not kept
+    ]
     _delete_ids(session, model, stale)
-    if updates:
-        session.execute(update(model), updates)
+    for batch in updates:
+        if batch:
+            session.execute(update(model), batch)
     if inserts:
         session.execute(insert(model), inserts)
-    return len(inserts), len(updates), len(stale)
+    return len(inserts), sum(len(batch) for batch in updates), len(stale)
 
 
 def _replace_rules(
@@ -173,15 +186,16 @@ def _replace_rules(
     counts: SaveCounts,
 ) -> None:
     stored = {
-        (algorithm, key): rule_id
-        for rule_id, algorithm, key in session.execute(
-            select(RuleRow.id, RuleRow.algorithm, RuleRow.rule_key).where(
+        (algorithm, key): (rule_id, curated_at is not None)
+        for rule_id, algorithm, key, curated_at in session.execute(
+            select(RuleRow.id, RuleRow.algorithm, RuleRow.rule_key, RuleRow.curated_at).where(
                 RuleRow.project_id == project_id, RuleRow.algorithm.in_(algorithms)
             )
         )
     }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    curated_updates: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for rule in rules:
         values = _rule_values(rule)
@@ -190,15 +204,18 @@ def _replace_rules(
             raise ValueError(f"duplicate rule in one result: {identity[0]} {identity[1]!r}")
         seen.add(identity)
         values.update(job_id=job_id, updated_at=now)
-        rule_id = stored.get(identity)
-        if rule_id is None:
+        if identity not in stored:
             values.update(project_id=project_id, is_active=True, created_at=now)
             inserts.append(values)
+            continue
+        values["id"], curated = stored[identity]
+        if curated:  # the expert's confidence stands; the measured figures are refreshed
+            del values["confidence"]
+            curated_updates.append(values)
         else:
-            values["id"] = rule_id
             updates.append(values)
     counts.rules_inserted, counts.rules_updated, counts.rules_deleted = _write_changes(
-        session, RuleRow, stored, seen, inserts, updates
+        session, RuleRow, stored, seen, inserts, updates, curated_updates
     )
 
 
@@ -244,11 +261,11 @@ def _replace_insights(
     counts: SaveCounts,
 ) -> None:
     stored = {
-        (algorithm, key): insight_id
-        for insight_id, algorithm, key in session.execute(
-            select(InsightRow.id, InsightRow.algorithm, InsightRow.insight_key).where(
-                InsightRow.project_id == project_id, InsightRow.algorithm.in_(algorithms)
-            )
+        (algorithm, key): (insight_id, bool(acknowledged))
+        for insight_id, algorithm, key, acknowledged in session.execute(
+            select(
+                InsightRow.id, InsightRow.algorithm, InsightRow.insight_key, InsightRow.acknowledged
+            ).where(InsightRow.project_id == project_id, InsightRow.algorithm.in_(algorithms))
         )
     }
     inserts: list[dict[str, Any]] = []
@@ -272,12 +289,11 @@ def _replace_insights(
             "job_id": job_id,
             "updated_at": now,
         }
-        insight_id = stored.get(identity)
-        if insight_id is None:
+        if identity not in stored:
             values.update(project_id=project_id, acknowledged=False, created_at=now)
             inserts.append(values)
         else:
-            values["id"] = insight_id
+            values["id"] = stored[identity][0]  # the acknowledgement is not among the values
             updates.append(values)
     counts.insights_inserted, counts.insights_updated, counts.insights_deleted = _write_changes(
         session, InsightRow, stored, seen, inserts, updates
@@ -285,14 +301,23 @@ def _replace_insights(
 
 
 def save_results(
-    session: Session, project_id: str, job_id: str | None, result: AnalysisResult
+    session: Session,
+    project_id: str,
+    job_id: str | None,
+    result: AnalysisResult,
+    *,
+    replace: bool = True,
 ) -> SaveCounts:
     """Replace the project's results from ``result``'s algorithms (module docstring).
 
     With a ``job_id`` the rows point at that job and the full result is kept
-    as the job's snapshot (for detect-changes and exports of past runs).
+    as the job's snapshot (for detect-changes and exports of past runs). With
+    ``replace=False`` only that snapshot is written (all counts 0): the run
+    must not change what the project holds.
     """
     algorithms = _algorithms(result)
+    if not replace and job_id is None:
+        raise ValueError("replace=False keeps the result only as a job snapshot: job_id needed")
     get_or_create_project(session, project_id)
     if job_id is not None:
         job = session.get(AnalysisJob, job_id)
@@ -300,20 +325,27 @@ def save_results(
             raise NotFoundError("job", job_id)
         if job.project_id != project_id:
             raise ValueError(f"job {job_id} belongs to project {job.project_id!r}")
+        if not replace:
+            _save_snapshot(session, job_id, result)
+            return SaveCounts()
     now = clock.utcnow()
     counts = SaveCounts()
     _replace_rules(session, project_id, job_id, algorithms, result.rules, now, counts)
     _replace_patterns(session, project_id, job_id, algorithms, result.patterns, now, counts)
     _replace_insights(session, project_id, job_id, algorithms, result.insights, now, counts)
     if job_id is not None:
-        session.execute(
-            update(AnalysisJob)
-            .where(AnalysisJob.job_id == job_id)
-            .values(result_snapshot=result.to_dict())
-            .execution_options(synchronize_session=False)
-        )
+        _save_snapshot(session, job_id, result)
     touch_project(session, project_id)
     return counts
+
+
+def _save_snapshot(session: Session, job_id: str, result: AnalysisResult) -> None:
+    session.execute(
+        update(AnalysisJob)
+        .where(AnalysisJob.job_id == job_id)
+        .values(result_snapshot=result.to_dict())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def load_job_result(session: Session, job_id: str) -> AnalysisResult | None:
@@ -355,3 +387,63 @@ def upsert_rule(session: Session, project_id: str, rule: Rule) -> RuleRow:
         row.updated_at = now
     session.flush()
     return row
+
+
+@dataclass
+class ImportCounts:
+    imported: int = 0
+    replaced: int = 0
+    skipped: int = 0
+
+
+def import_rules(
+    session: Session, project_id: str, rules: Sequence[Rule], conflict: str
+) -> ImportCounts:
+    """Add ``rules`` to the project; an existing (algorithm, key) is skipped or overridden.
+
+    One import per project at a time (store/locks.py): two imports checking
+    "does it exist?" at once would both insert. The project row is written
+    first, which on SQLite takes the write lock. Existing keys are read in one
+    query and new rules inserted in bulk, so a large import does not hold a
+    thread (and the interpreter lock) for one statement per rule.
+    """
+    if conflict not in ("skip", "override"):
+        raise ValueError(f"conflict: expected skip or override, got {conflict!r}")
+    get_or_create_project(session, project_id)
+    touch_project(session, project_id)
+    session.flush()
+    hold_advisory_lock(session, "rules-import", project_id)
+    stored = {
+        (algorithm, key): rule_id
+        for rule_id, algorithm, key in session.execute(
+            select(RuleRow.id, RuleRow.algorithm, RuleRow.rule_key).where(
+                RuleRow.project_id == project_id
+            )
+        )
+    }
+    counts = ImportCounts()
+    now = clock.utcnow()
+    inserts: dict[tuple[str, str], dict[str, Any]] = {}
+    updates: dict[int, dict[str, Any]] = {}
+    for rule in rules:
+        values = _rule_values(rule)
+        identity = (values["algorithm"], values["rule_key"])
+        rule_id = stored.get(identity)
+        known = rule_id is not None or identity in inserts
+        if known and conflict == "skip":
+            counts.skipped += 1
+            continue
+        values.update(job_id=None, updated_at=now)
+        if rule_id is not None:
+            counts.replaced += rule_id not in updates
+            updates[rule_id] = {**values, "id": rule_id}
+        else:
+            counts.imported += identity not in inserts
+            inserts[identity] = {
+                **values, "project_id": project_id, "is_active": True, "created_at": now
+            }
+    if updates:
+        session.execute(update(RuleRow), list(updates.values()))
+    if inserts:
+        session.execute(insert(RuleRow), list(inserts.values()))
+    return counts

@@ -83,21 +83,35 @@ def get_rule(session: Session, rule_id: int) -> RuleRow:
     return row
 
 
-def toggle_rule(session: Session, rule_id: int, active: bool | None = None) -> RuleRow:
-    """Flip ``is_active`` (or set it to ``active``); the flag survives re-runs."""
+def _curate(row: RuleRow, curated_by: str | None) -> None:
+    """Stamp an expert edit: from now on re-runs keep the rule and its curated values."""
+    now = clock.utcnow()
+    row.updated_at = now
+    row.curated_at = now
+    row.curated_by = curated_by
+
+
+def toggle_rule(
+    session: Session, rule_id: int, active: bool | None = None, *, curated_by: str | None = None
+) -> RuleRow:
+    """Flip ``is_active`` (or set it to ``active``); marks the rule curated by ``curated_by``,
+    so the flag survives re-runs and the rule is never deleted by one."""
     row = get_rule(session, rule_id)
     row.is_active = (not row.is_active) if active is None else bool(active)
-    row.updated_at = clock.utcnow()
+    _curate(row, curated_by)
     session.flush()
     return row
 
 
-def set_rule_confidence(session: Session, rule_id: int, confidence: float) -> RuleRow:
-    """Overwrite a rule's confidence (0..1); the next run of its algorithm re-measures it."""
+def set_rule_confidence(
+    session: Session, rule_id: int, confidence: float, *, curated_by: str | None = None
+) -> RuleRow:
+    """Overwrite a rule's confidence (0..1); marks the rule curated by ``curated_by``, so
+    re-runs keep this confidence (and the rule) instead of re-measuring it."""
     value = _check_fraction("confidence", confidence)
     row = get_rule(session, rule_id)
     row.confidence = value
-    row.updated_at = clock.utcnow()
+    _curate(row, curated_by)
     session.flush()
     return row
 

@@ -237,6 +237,10 @@ class RuleRow(Base):
     is_active: Mapped[bool] = mapped_column(Boolean(), default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    # The last expert edit (confidence, toggle) and its author (revision 0004): a
+    # curated rule is never deleted by a re-run, nor its confidence / is_active reset.
+    curated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    curated_by: Mapped[str | None] = mapped_column(String(255))
 
     def measures(self) -> dict[str, Any]:
         """The rule in the shape of ``Rule.to_dict`` (so ``Rule.from_dict`` reads it)."""
@@ -280,6 +284,8 @@ class RuleRow(Base):
             "is_active": self.is_active,
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
+            "curated_at": _iso(self.curated_at),
+            "curated_by": self.curated_by,
         }
 
 

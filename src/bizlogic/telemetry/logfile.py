@@ -6,6 +6,10 @@ twice, and with ``backupCount=0`` never rotates, so the file grows forever.
 This subclass formats once, counts encoded bytes, and with no backups
 truncates the file instead. Each file stays ≤ ``max_bytes`` unless a single
 line is longer than that, which then gets a file of its own.
+
+Log lines carry user ids, project ids and request details, so every file is
+created 0600 (an existing one this user owns is tightened) and a missing
+directory 0700, whatever the umask.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import logging
 import os
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TextIO
+
+from bizlogic.private_fs import make_private_dir, open_private
 
 
 class SizeRotatingFileHandler(RotatingFileHandler):
     def __init__(self, filename: Path, max_bytes: int, backup_count: int) -> None:
-        filename.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(filename.parent)
         super().__init__(filename, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -43,4 +50,13 @@ class SizeRotatingFileHandler(RotatingFileHandler):
             return
         if self.stream:
             self.stream.close()
-        self.stream = open(self.baseFilename, "w", encoding="utf-8")  # noqa: SIM115 — handler owns it
+        self.stream = self._open_private(truncate=True)
+
+    def _open(self) -> TextIO:
+        """The handler's stream, opened owner-only (``logging`` would use the umask)."""
+        return self._open_private(truncate=False)
+
+    def _open_private(self, truncate: bool) -> TextIO:
+        flags = os.O_WRONLY | (os.O_TRUNC if truncate else os.O_APPEND)
+        fd = open_private(self.baseFilename, flags)
+        return os.fdopen(fd, "w" if truncate else "a", encoding="utf-8", errors=self.errors)

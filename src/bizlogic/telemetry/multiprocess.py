@@ -24,13 +24,18 @@ from prometheus_client import multiprocess
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bizlogic.private_fs import make_private_dir
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _PID_IN_NAME = re.compile(r"_(\d+)\.db$")
 
 
 def prepare_dir(path: Path) -> Path:
-    """Create (or empty) the directory and point this process and its children at it."""
-    path.mkdir(parents=True, exist_ok=True)
+    """Create (or empty) the directory and point this process and its children at it.
+
+    Created 0700: it sits in the data directory, which only the service may read.
+    """
+    make_private_dir(path)
     for stale in path.glob("*.db"):
         stale.unlink()
     os.environ[ENV] = str(path)

@@ -14,13 +14,19 @@ from bizlogic.api.auth import Permission, Principal, require, require_project_ac
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import ProjectIdField
-from bizlogic.jobs.execute import params_from_json
+from bizlogic.jobs.execute import is_scoped, params_from_json
 from bizlogic.jobs.queue import QueueUnavailable
 from bizlogic.mining.model import DEFAULT_MAX_RULES
 from bizlogic.mining.registry import ALGORITHM_NAMES
 from bizlogic.store.annotations import has_records
 from bizlogic.store.errors import ConflictError, NotFoundError
-from bizlogic.store.jobs import cancel_job, count_active_jobs, create_job, discard_job, get_job
+from bizlogic.store.jobs import (
+    cancel_job,
+    count_active_jobs,
+    create_job_within_limit,
+    discard_job,
+    get_job,
+)
 from bizlogic.telemetry.logging import log_user_action
 
 router = APIRouter(prefix="/api/business-logic", tags=["analysis"])
@@ -53,6 +59,9 @@ class AnalyzeRequest(BaseModel):
     lang: str = Field(default="en", pattern="^(en|zh)$")
     time_range: TimeRange | None = None
     filters: AnalysisFilters | None = None
+    # Whether the run replaces the project's current results. None: an unscoped run
+    # does, a scoped one (time_range / filters) only keeps its job snapshot.
+    replace: bool | None = None
 
 
 def _parameters(body: AnalyzeRequest, principal: Principal) -> dict[str, Any]:
@@ -70,7 +79,29 @@ def _parameters(body: AnalyzeRequest, principal: Principal) -> dict[str, Any]:
         params_from_json(parameters)  # the same validation the job will apply
     except ValueError as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
+    parameters["replace"] = _replaces(body, principal, is_scoped(parameters))
     return parameters
+
+
+def _replaces(body: AnalyzeRequest, principal: Principal, scoped: bool) -> bool:
+    """Whether the job may replace the project's results (stored in the job, which the
+    worker obeys).
+
+    A scoped run sees only part of the data; letting it replace the project's
+    results would let an analyst wipe the rule base with a filter that matches
+    nothing, so that takes the permission that edits rules.
+    """
+    replace = (not scoped) if body.replace is None else body.replace
+    if replace and scoped and not principal.has(Permission.MANAGE_RULES):
+        permission = Permission.MANAGE_RULES.value
+        raise ApiError(
+            403,
+            ErrorCode.FORBIDDEN,
+            f"role {principal.role.value} lacks permission {permission}, which a scoped "
+            "analysis (time_range or filters) needs to replace the project's results",
+            {"permission": permission, "role": principal.role.value},
+        )
+    return replace
 
 
 def _accept(
@@ -83,22 +114,23 @@ def _accept(
                 ErrorCode.INVALID_REQUEST,
                 f"project {body.project_id!r} has no records; import some first",
             )
-        active = count_active_jobs(session, requested_by=principal.user_id)
-        if active >= state.settings.max_user_analyses:
-            raise ApiError(
-                429,
-                ErrorCode.RATE_LIMITED,
-                f"{active} analyses of yours are still queued or running "
-                f"(limit {state.settings.max_user_analyses})",
-                headers={"Retry-After": RETRY_AFTER_S},
-            )
-        job = create_job(
+        limit = state.settings.max_user_analyses
+        job = create_job_within_limit(
             session,
             body.project_id,
             body.analysis_types,
             parameters,
             requested_by=principal.user_id,
+            limit=limit,
         )
+        if job is None:
+            active = count_active_jobs(session, requested_by=principal.user_id)
+            raise ApiError(
+                429,
+                ErrorCode.RATE_LIMITED,
+                f"{active} analyses of yours are still queued or running (limit {limit})",
+                headers={"Retry-After": RETRY_AFTER_S},
+            )
         job_id = job.job_id
     _submit(state, job_id)
     return job_id

@@ -120,7 +120,12 @@ async def import_records(
     body = await _read_body(request, state.settings.max_upload_mb * 1024 * 1024)
     if not body.strip():
         raise ApiError(422, ErrorCode.INVALID_REQUEST, "body: empty upload")
-    options = ImportOptions(fmt=_format(request.headers.get("content-type"), fmt))
+    options = ImportOptions(
+        fmt=_format(request.headers.get("content-type"), fmt),
+        max_depth=state.settings.max_json_depth,
+        max_csv_columns=state.settings.max_csv_columns,
+        max_csv_header_bytes=state.settings.max_csv_header_kb * 1024,
+    )
     result = await run_in_threadpool(_import, state, project_id, body, options, strict)
     log_user_action(
         principal.user_id,

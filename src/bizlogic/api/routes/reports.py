@@ -20,6 +20,7 @@ from bizlogic.api.cached import cached_json
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import ProjectIdField
+from bizlogic.csv_safe import safe_cell
 from bizlogic.mining import visualization
 from bizlogic.mining.changes import detect_changes
 from bizlogic.store.insights import list_insights
@@ -115,14 +116,18 @@ def _collect(state: AppState, body: ExportRequest) -> dict[str, list[dict[str, A
 
 
 def _csv_rows(data: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
-    """One CSV: a `kind` column, scalar fields as they are, nested ones as JSON."""
+    """One CSV: a `kind` column, scalar fields as they are, nested ones as JSON.
+
+    Every cell goes through ``safe_cell``: the values come from records and
+    imported rules, and must not run as formulas in the analyst's spreadsheet.
+    """
     columns = sorted({key for rows in data.values() for row in rows for key in row})
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["kind", *columns])
+    writer.writerow(["kind", *(safe_cell(c) for c in columns)])
     for kind, rows in data.items():
         for row in rows:
-            writer.writerow([kind, *(_cell(row.get(c)) for c in columns)])
+            writer.writerow([kind, *(safe_cell(_cell(row.get(c))) for c in columns)])
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)

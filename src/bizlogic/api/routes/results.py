@@ -193,7 +193,9 @@ async def set_confidence(
         "rule",
         rule_id,
         rule_store.get_rule,
-        lambda s: rule_store.set_rule_confidence(s, rule_id, body.confidence),
+        lambda s: rule_store.set_rule_confidence(
+            s, rule_id, body.confidence, curated_by=principal.user_id
+        ),
     )
     log_user_action(
         principal.user_id, "set_rule_confidence", f"rule:{rule_id}", {"confidence": body.confidence}
@@ -216,7 +218,7 @@ async def toggle(
         "rule",
         rule_id,
         rule_store.get_rule,
-        lambda s: rule_store.toggle_rule(s, rule_id, active),
+        lambda s: rule_store.toggle_rule(s, rule_id, active, curated_by=principal.user_id),
     )
     log_user_action(
         principal.user_id, "toggle_rule", f"rule:{rule_id}", {"is_active": result["is_active"]}

@@ -12,7 +12,7 @@ recorded as ``ignored`` and logged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,12 +65,19 @@ class Intake:
         }
 
 
+def _utc_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def take_in(db: Database, config: RecoveryConfig, payload: AlertmanagerPayload) -> Intake:
     intake = Intake(received=len(payload.alerts))
     for alert in payload.alerts:
         name = alert.labels.get("alertname", "")
         failure = config.failure_for_alert(name, alert.labels)
-        starts = alert.startsAt.isoformat()
+        # One instant, one key: "+01:00" and "Z" spellings of the same time are one event.
+        starts = _utc_iso(alert.startsAt)
         status = "resolved" if alert.status == "resolved" else "pending" if failure else "ignored"
         event = history.record(
             db,
@@ -78,7 +85,7 @@ def take_in(db: Database, config: RecoveryConfig, payload: AlertmanagerPayload) 
             failure_type=failure,
             alert_name=name[:255],
             fingerprint=alert.fingerprint,
-            severity=alert.labels.get("severity"),
+            severity=(alert.labels.get("severity") or "")[:32] or None,  # a VARCHAR(32) column
             status=status,
             dry_run=True,
             details={

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bizlogic.private_fs import ensure_private_dir, open_private
 from bizlogic.store.db import Database
 
 ADVISORY_KEY = 0x626C7265636F76  # "blrecov"
@@ -47,8 +48,8 @@ class LeaderLock:
                 raise
             conn.close()
             return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        ensure_private_dir(self.path.parent)
+        fd = open_private(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
