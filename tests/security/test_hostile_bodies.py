@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bizlogic.records.synthetic import generate
 from tests.servers import Server, bizlogic, clean_env
 
 BASE = "/api/business-logic"
@@ -253,3 +254,30 @@ def test_no_token_means_no_body_is_read(hostile):
     )
     assert response.status_code == 401
     assert response.json()["error"]["details"] == {"reason": "missing"}
+
+
+def test_large_upload_is_stored_in_batches(hostile, tmp_path):
+    """A 30 MB upload: stored whole, at a memory cost the module's peak check bounds."""
+    path = tmp_path / "large.jsonl"
+    generate(path, 70_000, seed=11)
+    body = path.read_bytes()
+    assert len(body) > 25 * 1024 * 1024
+    response = hostile.post(
+        "/projects/large/records", content=body, headers={"Content-Type": "application/x-ndjson"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["imported"] == 70_000
+
+
+def test_strict_upload_rolls_back_batches_already_written(hostile):
+    good = b"".join(b'{"id": "r%d", "text": "fine"}\n' % i for i in range(12_000))
+    response = hostile.post(
+        "/projects/strict/records", content=good + b'{"id": "bad"}\n',
+        params={"strict": "true"}, headers={"Content-Type": "application/x-ndjson"},
+    )  # fmt: skip
+    assert "strict import: 1 bad row(s); nothing was imported" in _error(response, 422)
+    stats = hostile.client.get(
+        f"{BASE}/stats/strict",
+        headers={"Authorization": f"Bearer {hostile.tokens['data_analyst']}"},
+    )
+    assert stats.status_code == 404  # no project, no record: the transaction rolled back

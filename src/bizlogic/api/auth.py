@@ -343,24 +343,72 @@ def require(permission: Permission | str) -> Callable[..., Awaitable[Principal]]
     return dependency
 
 
-def require_project_access(principal: Principal, project_id: str) -> None:
-    """403 FORBIDDEN when the token is limited to other projects."""
-    if not principal.can_access(project_id):
-        raise _forbidden(
-            f"token is not valid for project {project_id!r}",
-            project_id=project_id,
-        )
+def not_found(message: str) -> ApiError:
+    """404 NOT_FOUND as every route answers a missing object; shared so a hidden one matches."""
+    return ApiError(404, ErrorCode.NOT_FOUND, message)
 
 
-def require_project(permission: Permission | str) -> Callable[..., Awaitable[Principal]]:
-    """Dependency for routes with a ``{project_id}`` path parameter: permission and project."""
+def project_not_found(project_id: str) -> ApiError:
+    return not_found(f"project {project_id!r} not found")
+
+
+def require_project_access(
+    principal: Principal, project_id: str, *, missing: ApiError | None = None
+) -> None:
+    """Refuse a project outside the token without revealing whether it exists.
+
+    ``missing`` is the error the route gives when the object (or project) does
+    not exist; a foreign one gets exactly that error, so the answer cannot tell
+    "exists elsewhere" from "never existed". Routes for which a missing project
+    is no error pass nothing and get 403, whose message names only the
+    requested id. The one place that decides, so no route can differ.
+    """
+    if principal.can_access(project_id):
+        return
+    if missing is not None:
+        raise missing
+    raise _forbidden(
+        f"token is not valid for project {project_id!r}",
+        project_id=project_id,
+    )
+
+
+def require_project(
+    permission: Permission | str, missing: Callable[[str], ApiError] | None = None
+) -> Callable[..., Awaitable[Principal]]:
+    """Dependency for routes with a ``{project_id}`` path parameter: permission and project.
+
+    Pass ``missing`` (e.g. ``project_not_found``) when the route answers 404 for
+    an unknown project, so that a project outside the token gets the same 404.
+    """
     guard = require(permission)
 
     async def dependency(
         project_id: str, principal: Annotated[Principal, Depends(guard)]
     ) -> Principal:
-        require_project_access(principal, project_id)
+        hidden = missing(project_id) if missing is not None else None
+        require_project_access(principal, project_id, missing=hidden)
         return principal
 
     dependency.__name__ = f"{guard.__name__}_on_project"
+    return dependency
+
+
+def require_host_wide(
+    permission: Permission | str, action: str
+) -> Callable[..., Awaitable[Principal]]:
+    """Dependency for host-wide data or actions: the permission and a token without projects.
+
+    Host-wide data (recovery history, pause state) belongs to no project, so a
+    token limited to projects must not see it, whatever its role. ``action``
+    completes "a token limited to projects cannot ...".
+    """
+    guard = require(permission)
+
+    async def dependency(principal: Annotated[Principal, Depends(guard)]) -> Principal:
+        if principal.projects is not None:
+            raise _forbidden(f"a token limited to projects cannot {action}", scope="host")
+        return principal
+
+    dependency.__name__ = f"{guard.__name__}_host_wide"
     return dependency

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bizlogic.api.auth import Permission, Principal, require, require_project_access
+from bizlogic.api.auth import Permission, Principal, not_found, require, require_project_access
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import ProjectIdField
@@ -179,9 +179,10 @@ async def analyze(
 def _job(state: AppState, job_id: str, principal: Principal) -> dict[str, Any]:
     with state.db.scope() as session:
         job = get_job(session, job_id)
+        missing = not_found(f"job {job_id!r} not found")
         if job is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, f"job {job_id!r} not found")
-        require_project_access(principal, job.project_id)
+            raise missing
+        require_project_access(principal, job.project_id, missing=missing)
         return job.as_dict()
 
 

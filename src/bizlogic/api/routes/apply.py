@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from bizlogic.api.auth import Permission, Principal, require, require_project_access
+from bizlogic.api.auth import Permission, Principal, not_found, require, require_project_access
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import INT32_MAX, ProjectIdField
@@ -62,11 +62,12 @@ def _apply(state: AppState, body: ApplyRequest, principal: Principal) -> dict[st
     with state.db.scope() as session:
         sources = []
         for rule_id in dict.fromkeys(body.rule_ids):
+            missing = not_found(f"rule {rule_id} not found")
             try:
                 row = get_rule(session, rule_id)
             except NotFoundError:
-                raise ApiError(404, ErrorCode.NOT_FOUND, f"rule {rule_id} not found") from None
-            require_project_access(principal, row.project_id)
+                raise missing from None
+            require_project_access(principal, row.project_id, missing=missing)
             sources.append((row.id, Rule.from_dict(row.measures())))
         rules = [rule for _, rule in sources]
         if body.mode == "adapt":

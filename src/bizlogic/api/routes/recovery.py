@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from bizlogic.api.auth import Permission, Principal, require
+from bizlogic.api.auth import Permission, Principal, require_host_wide
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.ops.recovery import history
@@ -73,10 +73,16 @@ async def receive_alerts(
 @router.get("/recovery/history")
 async def recovery_history(
     state: Annotated[AppState, Depends(app_state)],
-    principal: Annotated[Principal, Depends(require(Permission.ADMIN_SYSTEM))],
+    principal: Annotated[
+        Principal,
+        Depends(require_host_wide(Permission.ADMIN_SYSTEM, "read host-wide recovery history")),
+    ],
     hours: Annotated[float, Query(gt=0, le=MAX_HOURS)] = 24,
 ) -> dict[str, Any]:
-    """Detections and actions of the last ``hours``, newest first."""
+    """Detections and actions of the last ``hours``, newest first.
+
+    Host-wide, not per project: a token limited to projects gets 403 (docs/auth.md).
+    """
 
     def read() -> dict[str, Any]:
         since = clock.utcnow() - timedelta(hours=hours)

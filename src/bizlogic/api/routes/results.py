@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from bizlogic.api.auth import (
     Permission,
     Principal,
+    not_found,
+    project_not_found,
     require,
     require_project,
     require_project_access,
@@ -133,14 +135,16 @@ async def list_insights(
 async def stats(
     project_id: str,
     state: Annotated[AppState, Depends(app_state)],
-    _: Annotated[Principal, Depends(require_project(Permission.VIEW_STATS))],
+    _: Annotated[
+        Principal, Depends(require_project(Permission.VIEW_STATS, missing=project_not_found))
+    ],
 ) -> dict[str, Any]:
     try:
         return await cached_json(
             state, project_id, "stats", {}, _from_db(state, lambda s: project_stats(s, project_id))
         )
     except NotFoundError:
-        raise ApiError(404, ErrorCode.NOT_FOUND, f"project {project_id!r} not found") from None
+        raise project_not_found(project_id) from None
 
 
 # --- writes -------------------------------------------------------------------
@@ -154,15 +158,19 @@ def _write(
     lookup: Callable[[Session, int], Any],
     change: Callable[[Session], Any],
 ) -> Any:
-    """Check the row's project against the token, apply ``change``, invalidate the cache."""
+    """Check the row's project against the token, apply ``change``, invalidate the cache.
+
+    A row of a project outside the token is answered as missing (docs/auth.md).
+    """
+    missing = not_found(f"{kind} {key} not found")
     try:
         with state.db.scope() as session:
             project_id = lookup(session, key).project_id
-            require_project_access(principal, project_id)
+            require_project_access(principal, project_id, missing=missing)
             row = change(session)
             result = row.as_dict() if hasattr(row, "as_dict") else row
     except NotFoundError:
-        raise ApiError(404, ErrorCode.NOT_FOUND, f"{kind} {key} not found") from None
+        raise missing from None
     except ValueError as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
     state.cache.invalidate_project(project_id)
