@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     restart_command: str | None = None
     health_url: str = "http://127.0.0.1:8000/readyz"  # polled after a restart
     webhook_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None  # set: GET /metrics needs it as a bearer token
     recovery_mode: Literal["dry-run", "act"] = "dry-run"
     # Auto-recovery (docs/operations.md "Auto-recovery"): how often the watcher looks, how
     # many checks in a row a failure must persist, and the limits on acting.
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
         "log_file",
         "alert_webhook_url",
         "webhook_token",
+        "metrics_token",
         "restart_command",
         mode="before",
     )

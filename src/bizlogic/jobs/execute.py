@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from typing import Any
 import redis
 
 from bizlogic.cache import Cache
+from bizlogic.jobs.identity import own_worker_id
 from bizlogic.jobs.runner import CancelToken, JobCancelled
 from bizlogic.mining.engine import AnalysisResult, run_analysis
 from bizlogic.mining.model import DEFAULT_MAX_RULES, Filters, MiningParams
@@ -49,7 +48,7 @@ from bizlogic.telemetry.logging import (
 from bizlogic.telemetry.metrics import Metrics
 
 logger = logging.getLogger("bizlogic.jobs")
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+WORKER_ID = own_worker_id()  # host:pid:nonce in a worker process (jobs.identity)
 
 
 @dataclass

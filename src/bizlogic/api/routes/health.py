@@ -7,11 +7,13 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from bizlogic import __version__
+from bizlogic.api.errors import ApiError, ErrorCode
+from bizlogic.api.shared_secret import bearer_matches
 from bizlogic.api.state import AppState, app_state
 from bizlogic.ops.maintenance import maintenance_metric_families
 from bizlogic.ops.recovery.history import recovery_metric_families
@@ -88,7 +90,17 @@ async def health(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse
 
 
 @router.get("/metrics", tags=["health"])
-async def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
+async def metrics(state: Annotated[AppState, Depends(app_state)], request: Request) -> Response:
+    """Prometheus exposition; behind ``BL_METRICS_TOKEN`` when set (labels name projects)."""
+    token = state.settings.metrics_token
+    if token is not None and not bearer_matches(token, request.headers.get("authorization")):
+        raise ApiError(
+            401,
+            ErrorCode.UNAUTHORIZED,
+            "missing or wrong metrics token (BL_METRICS_TOKEN)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
     def scrape_time_families() -> list[Any]:
         return [
             *state.runner.metric_families(),
