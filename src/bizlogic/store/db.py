@@ -119,7 +119,13 @@ def make_engine(
 ) -> Engine:
     """An engine for ``url``; ``pooled=False`` for one-shot tools such as migrations."""
     parsed = normalize_url(url)
-    options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    options: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+        # A database error's message would otherwise carry the statement's parameters
+        # (record text, annotator names) into logs and tracebacks.
+        "hide_parameters": True,
+    }
     if parsed.get_backend_name() == "sqlite":
         _prepare_sqlite_file(parsed)
         options["connect_args"] = {
