@@ -131,10 +131,31 @@ PROJECT_ROUTES = sorted(
 )
 
 
+# Routes that answer 404 for an unknown project answer a project outside the token
+# the same way, so the token cannot tell the two apart (docs/auth.md).
+HIDDEN_AS_MISSING = {("GET", P + "/stats/{project_id}")}
+
+
 @pytest.mark.parametrize("route", PROJECT_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
 def test_project_limited_token_cannot_reach_another_project(client, route):
     _, path, body = ROUTES[route]
     token = create_token(SECRET, "u", Role.SYSTEM_ADMIN, projects=["other"])
+    response = _call(client, route[0], path, body, {"Authorization": f"Bearer {token}"})
+    if route in HIDDEN_AS_MISSING:
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "NOT_FOUND"
+    else:
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "FORBIDDEN"
+
+
+HOST_WIDE = {("GET", P + "/recovery/history")}
+
+
+@pytest.mark.parametrize("route", sorted(HOST_WIDE), ids=lambda r: f"{r[0]} {r[1]}")
+def test_project_limited_admin_cannot_reach_host_wide_routes(client, route):
+    _, path, body = ROUTES[route]
+    token = create_token(SECRET, "u", Role.SYSTEM_ADMIN, projects=["m"])
     response = _call(client, route[0], path, body, {"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "FORBIDDEN"

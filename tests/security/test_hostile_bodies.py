@@ -8,6 +8,7 @@ must not be able to cost gigabytes (a 200 KB ``[[[[…`` once took 19 GB).
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from bizlogic.records.synthetic import generate
+from tests.conftest import RedisServer, _unavailable, fresh_pg_database
 from tests.servers import Server, bizlogic, clean_env
 
 BASE = "/api/business-logic"
@@ -53,10 +55,28 @@ class Hostile:
         return response
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory) -> Iterator[Hostile]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql+redis"])
+def hostile(request, tmp_path_factory) -> Iterator[Hostile]:
     data_dir = tmp_path_factory.mktemp("hostile")
     env = clean_env(data_dir, BL_LOG_FILE=str(data_dir / "bizlogic.log"))
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql+redis":
+            env.update(_pg_and_redis(stack, data_dir))
+        yield from _serve(env, data_dir)
+
+
+def _pg_and_redis(stack: contextlib.ExitStack, data_dir: Path) -> dict[str, str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _unavailable("redis-server", FileNotFoundError("not on PATH"))
+    redis = RedisServer(binary, data_dir)
+    redis.start()
+    stack.callback(redis.stop)
+    _, _, url = stack.enter_context(fresh_pg_database("bl_hostile"))
+    return {"BL_DATABASE_URL": url, "BL_REDIS_URL": redis.url}
+
+
+def _serve(env: dict[str, str], data_dir: Path) -> Iterator[Hostile]:
     tokens = {}
     for role in ("data_analyst", "business_expert"):
         made = bizlogic(env, "token", "create", "--user", f"u-{role}", "--role", role)
