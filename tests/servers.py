@@ -27,6 +27,19 @@ def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return {**env, "BL_DATA_DIR": str(data_dir), "COLUMNS": "200", **extra}
 
 
+def worker_process(env: dict[str, str], nonce: str | None) -> subprocess.Popen[bytes]:
+    """One worker process as `bizlogic worker` starts it, ``nonce`` in its exec environment."""
+    from bizlogic.jobs.identity import NONCE_ENV, WORKER_ARGS
+
+    proof = {NONCE_ENV: nonce} if nonce else {}
+    return subprocess.Popen(
+        [sys.executable, *WORKER_ARGS],
+        env={**env, **proof},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def bizlogic(env: dict[str, str], *args: str, timeout_s: float = 120):
     return subprocess.run([EXE, *args], env=env, capture_output=True, text=True, timeout=timeout_s)
 

@@ -38,7 +38,9 @@ def worker(
     processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     threads: Annotated[
         int | None,
-        typer.Option(min=1, help="Analyses at once per process (default: BL_WORKER_THREADS, 1)."),
+        typer.Option(
+            min=1, max=64, help="Analyses at once per process (default: BL_WORKER_THREADS, 1)."
+        ),
     ] = None,
     metrics_host: Annotated[
         str, typer.Option(help="Interface of the /metrics endpoint (0.0.0.0: all).")
@@ -53,8 +55,10 @@ def worker(
     """Run analysis workers: Dramatiq processes taking jobs from Redis.
 
     Any number of workers on any number of hosts may share one PostgreSQL and
-    one Redis. A worker killed mid-analysis loses nothing: after BL_JOB_STALE_S
-    its job is delivered again to a surviving worker.
+    one Redis. A worker process killed mid-analysis loses nothing: after
+    BL_JOB_STALE_S its job is delivered again to a surviving worker, and this
+    worker starts a new process in its place (it gives up, exit 1, after 5
+    deaths within 60 s).
 
     Examples:
 
@@ -68,26 +72,23 @@ def worker(
     emptied at every start.
     """
     settings = _redis_settings()
-    from bizlogic.jobs.broker import QUEUE
+    from bizlogic.jobs.worker_metrics import ADDR_ENV
     from bizlogic.private_fs import restrict_umask
 
-    restrict_umask()  # inherited by Dramatiq and its worker processes through exec/fork
-    threads = threads or settings.worker_threads
-    argv = [
-        sys.executable, "-m", "dramatiq", "bizlogic.jobs.worker",
-        "--processes", str(processes), "--threads", str(threads), "--queues", QUEUE,
-    ]  # fmt: skip
+    restrict_umask()  # inherited by the supervisor and its worker processes through exec
+    os.environ["BL_WORKER_THREADS"] = str(threads or settings.worker_threads)
+    argv = [sys.executable, "-m", "bizlogic.jobs.supervisor", "--processes", str(processes)]
+    os.environ.pop(ADDR_ENV, None)
     if metrics_port:
-        from bizlogic.jobs.worker_metrics import ADDR_ENV
         from bizlogic.private_fs import ensure_private_dir
         from bizlogic.telemetry.multiprocess import prepare_dir
 
         ensure_private_dir(settings.data_dir)
         prepare_dir(settings.data_dir / "metrics" / f"worker-{metrics_port}")
         os.environ[ADDR_ENV] = f"{metrics_host}:{metrics_port}"
-        argv += ["--fork-function", "bizlogic.jobs.worker_metrics:serve_metrics"]
+        argv.append("--metrics")
     sys.stdout.flush()
-    os.execv(sys.executable, argv)  # Dramatiq's supervisor takes over this process
+    os.execv(sys.executable, argv)  # a lean supervisor (bizlogic.jobs.supervisor) takes over
 
 
 @jobs_app.command("reconcile")

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from bizlogic.api.app import create_app
 from bizlogic.api.auth import create_token
+from bizlogic.jobs.identity import WORKER_ARGS, parse_worker_id
 from bizlogic.ops.recovery import history
 from bizlogic.ops.recovery.checks import Checker
 from bizlogic.ops.recovery.engine import Recovery
@@ -188,7 +189,7 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(redis_server, tmp_pat
 
 
 def _workers(supervisor: psutil.Process) -> list[psutil.Process]:
-    return [p for p in supervisor.children() if "bizlogic.jobs.worker" in " ".join(p.cmdline())]
+    return [p for p in supervisor.children() if tuple(p.cmdline()[1:]) == WORKER_ARGS]
 
 
 def test_runaway_analysis_is_cancelled_and_only_its_worker_terminated(redis_server, tmp_path):
@@ -241,7 +242,9 @@ def test_runaway_analysis_is_cancelled_and_only_its_worker_terminated(redis_serv
                 120,
                 "the analysis to start",
             )
-            runaway_pid = int(running["worker_id"].rpartition(":")[2])
+            holder = parse_worker_id(running["worker_id"])
+            assert holder is not None
+            runaway_pid = holder.pid
             assert runaway_pid in before.values()
             [other_supervisor] = [s for s, w in before.items() if w != runaway_pid]
             other_worker = before[other_supervisor]

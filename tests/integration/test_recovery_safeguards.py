@@ -15,6 +15,7 @@ import psutil
 import pytest
 from sqlalchemy import select, update
 
+from bizlogic.jobs.identity import format_worker_id, new_nonce
 from bizlogic.ops.recovery.actions import (
     ActionContext,
     Refused,
@@ -31,6 +32,7 @@ from bizlogic.store.db import Database
 from bizlogic.store.jobs import claim_job, create_job, get_job
 from bizlogic.store.tables import AnalysisJob, RecoveryEvent
 from tests.polling import poll
+from tests.servers import clean_env, worker_process
 
 HOST = socket.gethostname()
 
@@ -53,6 +55,24 @@ def processes():
         process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *marker])
         started.append(process)
         return process
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def workers(tmp_path, redis_server):
+    """Real worker processes as `bizlogic worker` starts them, each with its worker_id."""
+    env = clean_env(tmp_path / "data", BL_REDIS_URL=redis_server.url, BL_LOG_FILE="")
+    started: list[subprocess.Popen] = []
+
+    def start() -> tuple[subprocess.Popen, str]:
+        nonce = new_nonce()
+        process = worker_process(env, nonce)
+        started.append(process)
+        return process, format_worker_id(HOST, process.pid, nonce)
 
     yield start
     for process in started:
@@ -90,11 +110,11 @@ def context(settings: Settings, db: Database, jobs: int) -> ActionContext:
     return ActionContext(settings, db, config, "algorithm_timeout", observation, "manual")
 
 
-def test_kill_signals_only_recorded_worker_processes(tmp_path, db, processes) -> None:
-    ours = processes("bizlogic.jobs.worker")
-    stranger = processes()  # the same program without the worker module in its command line
+def test_kill_signals_only_recorded_worker_processes(tmp_path, db, processes, workers) -> None:
+    ours, ours_id = workers()
+    stranger = processes("bizlogic.jobs.worker")  # reads like a worker, without its nonce
     jobs = {
-        "ours": running_job(db, f"{HOST}:{ours.pid}"),
+        "ours": running_job(db, ours_id),
         "stranger": running_job(db, f"{HOST}:{stranger.pid}"),
         "elsewhere": running_job(db, "otherhost:4242"),
         "myself": running_job(db, f"{HOST}:{os.getpid()}"),
@@ -118,9 +138,9 @@ def test_kill_signals_only_recorded_worker_processes(tmp_path, db, processes) ->
         assert {get_job(session, j).status for j in jobs.values()} == {"cancelled"}
 
 
-def test_a_reused_pid_is_not_signalled(tmp_path, db, processes) -> None:
-    later = processes("bizlogic.jobs.worker")
-    job = running_job(db, f"{HOST}:{later.pid}")
+def test_a_reused_pid_is_not_signalled(tmp_path, db, workers) -> None:
+    later, later_id = workers()
+    job = running_job(db, later_id)
     started = psutil.Process(later.pid).create_time()
     with db.scope() as session:  # the job started well before this process existed
         session.execute(
@@ -136,9 +156,9 @@ def test_a_reused_pid_is_not_signalled(tmp_path, db, processes) -> None:
     assert "PID reused" in plan["jobs"][0]["why"]
 
 
-def test_more_targets_than_the_bound_is_refused(tmp_path, db, processes) -> None:
+def test_more_targets_than_the_bound_is_refused(tmp_path, db, workers) -> None:
     for _ in range(3):
-        running_job(db, f"{HOST}:{processes('bizlogic.jobs.worker').pid}")
+        running_job(db, workers()[1])
     ctx = context(settings_for(tmp_path, recovery_max_targets=2), db, 3)
     with pytest.raises(
         Refused,

@@ -1,9 +1,9 @@
 """The Dramatiq worker side of Redis mode: the analysis actor.
 
-``bizlogic worker`` runs ``dramatiq bizlogic.jobs.worker``, which imports this
-module in every worker process: it binds the broker from the settings and
-registers the actor. Each process opens its database engine and cache on the
-first message and shares them between its threads.
+``bizlogic worker`` supervises worker processes (``bizlogic.jobs.supervisor``);
+each (``bizlogic.jobs.worker_process``) imports this module: it binds the broker
+from the settings and registers the actor. Each process opens its database
+engine and cache on the first message and shares them between its threads.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from bizlogic.telemetry.logging import configure_logging
 from bizlogic.telemetry.metrics import Metrics
 
 settings = get_settings()
-# Dramatiq's supervisor gives each worker a handler that pipes log lines back to it in
-# its own text format; our JSON lines (DESIGN §8) go to stdout directly instead.
+# Only our JSON lines (DESIGN §8), straight to stdout: no handler another tool installed.
 logging.getLogger().handlers.clear()
 configure_logging(settings)
 broker = make_broker(settings)

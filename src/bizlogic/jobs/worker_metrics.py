@@ -1,6 +1,6 @@
 """The scrape endpoint of a `bizlogic worker`: one HTTP server for all its processes.
 
-Dramatiq runs this as a fork process of its supervisor (``--fork-function``).
+The worker's supervisor (``bizlogic.jobs.supervisor``) runs this in a thread.
 It serves ``GET /metrics`` on the address that `bizlogic worker` put in
 ``BL_WORKER_METRICS_ADDR``: the metrics of every worker process of this
 instance summed (multiprocess mode) and the broker's queue depth read at

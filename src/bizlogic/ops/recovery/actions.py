@@ -8,7 +8,8 @@ would do, which is all a dry run records — and a run that does that and nothin
 * ``kill_processes``  cancels the offending analyses and terminates the worker
   processes that run them, found by the PID their job records hold — never by name;
   a PID is only signalled if that process is still the bizlogic worker that started
-  the job (same host, started before the job, a ``bizlogic.jobs.worker`` command line);
+  the job: same host, started before the job, the job's worker nonce in the process's
+  own environment and exactly a worker's command line (``bizlogic.jobs.identity``);
 * ``scale_up``        starts the first inactive unit of ``BL_RECOVERY_SCALE_UNITS``;
 * ``notify_admin``    POSTs an alert-style JSON to ``BL_ALERT_WEBHOOK_URL`` (3 tries).
 """
@@ -30,6 +31,7 @@ import redis
 from sqlalchemy import select
 
 from bizlogic.cache import unlink_in_batches
+from bizlogic.jobs.identity import NONCE_ENV, WORKER_ARGS, WorkerRef, parse_worker_id
 from bizlogic.ops.notify import DeliveryError, alert_payload, send_alert
 from bizlogic.ops.recovery.checks import Checker, Observation
 from bizlogic.ops.recovery.config import RecoveryConfig
@@ -40,7 +42,6 @@ from bizlogic.store.errors import ConflictError
 from bizlogic.store.jobs import cancel_job
 from bizlogic.store.tables import AnalysisJob
 
-WORKER_MODULE = "bizlogic.jobs.worker"  # in the command line of every Dramatiq worker of ours
 TERMINATE_GRACE_S = 5.0
 # The checks of these open a fresh connection: when they fail, the server is unreachable
 # from this host, and restarting bizlogic's processes (new pools) cannot change that.
@@ -158,26 +159,48 @@ def _running_jobs(db: Database) -> list[dict[str, Any]]:
 
 def _process_of(job: dict[str, Any]) -> tuple[int | None, str]:
     """The PID to signal for ``job``, or None and why not."""
-    host, _, pid_text = (job.get("worker_id") or "").rpartition(":")
-    if not pid_text.isdigit():
+    process, why = _worker_process(job)
+    return (process.pid if process is not None else None), why
+
+
+def _worker_process(job: dict[str, Any]) -> tuple[psutil.Process | None, str]:
+    """The verified worker process of ``job`` (psutil re-checks its identity at signal time).
+
+    A job row is only a claim: anyone who can write one could name any PID. The
+    process itself must prove it is the worker that claimed the job (its nonce).
+    """
+    ref = parse_worker_id(job.get("worker_id"))
+    if ref is None:
         return None, "the job records no worker process"
-    if host != socket.gethostname():
-        return None, f"runs on {host}: that host's recovery acts on it"
-    pid = int(pid_text)
-    if pid == os.getpid():
+    if ref.host != socket.gethostname():
+        return None, f"runs on {ref.host}: that host's recovery acts on it"
+    if ref.pid == os.getpid():
         return None, "that is this process"
-    try:
-        process = psutil.Process(pid)
-        started = process.create_time()
-        command = " ".join(process.cmdline())
-    except psutil.Error:
-        return None, "the process has already ended"
-    job_started = datetime.fromisoformat(job["started_at"]).timestamp()
-    if started > job_started + 1:
-        return None, "the PID now belongs to a process started after the job (PID reused)"
-    if WORKER_MODULE not in command:
+    if ref.nonce is None:
         return None, "not a dedicated worker (embedded mode runs analyses in the API): cancel only"
-    return pid, "worker process"
+    try:
+        process = psutil.Process(ref.pid)
+        return _verify_worker(process, ref, datetime.fromisoformat(job["started_at"]))
+    except psutil.NoSuchProcess:
+        return None, "the process has already ended"
+    except psutil.Error as exc:  # AccessDenied: another user's process, never ours
+        return None, f"refused: cannot inspect PID {ref.pid} ({type(exc).__name__}): not ours"
+
+
+def _verify_worker(
+    process: psutil.Process, ref: WorkerRef, job_started: datetime
+) -> tuple[psutil.Process | None, str]:
+    """The checks a foreign process cannot pass by imitating a worker's command line."""
+    if process.create_time() > job_started.timestamp() + 1:
+        return None, "the PID now belongs to a process started after the job (PID reused)"
+    if process.environ().get(NONCE_ENV) != ref.nonce:
+        return None, (
+            f"refused: PID {ref.pid} does not hold the job's worker nonce: not the worker "
+            "that claimed the job (forged or stale job record)"
+        )
+    if tuple(process.cmdline()[1:]) != WORKER_ARGS:
+        return None, f"refused: PID {ref.pid} does not run exactly {' '.join(WORKER_ARGS)}"
+    return process, "worker process"
 
 
 def _heaviest(jobs: list[dict[str, Any]], measure: Callable[[psutil.Process], float]) -> list:
@@ -234,9 +257,9 @@ def run_kill(ctx: ActionContext, plan: dict[str, Any]) -> dict[str, Any]:
             already.append(target["job_id"])
     processes = []
     for target in plan["jobs"]:
-        pid, _ = _process_of(target)  # look again just before signalling
-        if pid is not None and pid in plan["terminate_pids"]:
-            processes.append(psutil.Process(pid))
+        process, _ = _worker_process(target)  # look again just before signalling
+        if process is not None and process.pid in plan["terminate_pids"]:
+            processes.append(process)
     for process in processes:
         process.terminate()
     _, alive = psutil.wait_procs(processes, timeout=TERMINATE_GRACE_S)
