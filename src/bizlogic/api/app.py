@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from bizlogic import __version__
 from bizlogic.api.body_limits import BodyLimitMiddleware, BodyLimits
@@ -142,7 +143,8 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
             if isinstance(cache, RedisCache):
                 cache.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts served by us: no CDN, so they work offline.
+    app = FastAPIOffline(
         title="bizlogic — SuperInsight business-logic service",
         version=__version__,
         lifespan=lifespan,
