@@ -43,6 +43,7 @@ demo-stop:
 		rm -f $(DEMO)/serve.pid; echo "demo server stopped"; fi
 
 test: $(VENV)/.installed-test
+	bash scripts/test-prereqs.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -169,7 +169,10 @@ def test_tiny_pool_is_raised_by_apply_and_crowding_is_reported(tmp_path) -> None
                 pytest.skip(f"max_connections={limit}: too many connections to open for a test")
             crowd = [psycopg.connect(url.replace("+psycopg", "")) for _ in range(needed)]
             _hammer(server, headers, threads=8, each=30)
-            crowded = tune(env, "--json")  # default metrics URL: BL_HEALTH_URL's host
+            # Default metrics URL: BL_HEALTH_URL's host, here a free port nothing listens on
+            # (the default, 127.0.0.1:8000, may be taken on a developer's machine).
+            unused = f"http://127.0.0.1:{free_port()}/readyz"
+            crowded = tune({**env, "BL_HEALTH_URL": unused}, "--json")
             report = json.loads(crowded.stdout)
             assert report["facts"]["application"]["available"] is False
             near = by_id(report)["db_connections_near_limit"]
