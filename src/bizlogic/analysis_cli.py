@@ -6,7 +6,6 @@ tested without Typer.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,19 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from bizlogic.cli_output import error
+from bizlogic.cli_output import EXIT_NO_RECORDS, EXIT_OK, EXIT_PARTIAL, error, write_stdout
 from bizlogic.mining.engine import run_analysis
 from bizlogic.mining.model import MiningParams
 from bizlogic.records.dataset import DatasetBuilder
-from bizlogic.records.importers import ImportOptions, Reject, iter_import, write_rejects
+from bizlogic.records.importers import (
+    ImportOptions,
+    Reject,
+    iter_import,
+    why_no_records,
+    write_rejects,
+)
 from bizlogic.records.tokenizer import Tokenizer
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 1
 _PROGRESS_EVERY = 5_000
 
 
@@ -55,29 +58,24 @@ def _progress(console: Console) -> Progress:
 def run_analyze_command(
     *,
     file: Path,
-    fmt: str,
+    options: ImportOptions,
     algorithms: list[str],
     params: MiningParams,
     strict: bool,
     rejects_path: Path | None,
-    csv_mapping: dict[str, str] | None,
-    class_controls: dict[str, str] | None,
-    text_key: str,
     min_token_length: int,
     as_json: bool,
     output: Path | None,
     top: int,
     console: Console,
 ) -> int:
+    """The exit code: EXIT_OK, EXIT_PARTIAL (some rows rejected) or EXIT_NO_RECORDS."""
     if not file.is_file():
         error(f"{file}: no such file", console)
-        return EXIT_BAD_INPUT
+        return EXIT_NO_RECORDS
     if min_token_length < 1:
         error("--min-token-length: must be at least 1", console)
-        return EXIT_BAD_INPUT
-    options = ImportOptions(
-        fmt=fmt, csv_mapping=csv_mapping, class_controls=class_controls, text_key=text_key
-    )
+        return EXIT_NO_RECORDS
     builder = DatasetBuilder(Tokenizer(min_length=min_token_length))
     rejects: list[Reject] = []
     size = file.stat().st_size
@@ -98,22 +96,23 @@ def run_analyze_command(
                         )
         except ValueError as exc:
             progress.stop()
-            error(f"{file}: {exc}", console)
-            return EXIT_BAD_INPUT
+            error(named(file, exc), console)
+            return EXIT_NO_RECORDS
         progress.update(task, completed=size, note=f"{len(builder):,} records")
         skipped = stream.skipped_cancelled
-        if skipped:
-            console.print(f"{skipped} cancelled Label Studio annotation(s) skipped")
-        if rejects:
-            _report_rejects(rejects, rejects_path or _default_rejects_path(file, output), console)
-            if strict:
-                progress.stop()
-                error(f"--strict: {len(rejects)} bad row(s); nothing was analysed", console)
-                return EXIT_BAD_INPUT
-        if len(builder) == 0:
+        unusable = check_input(
+            file,
+            stream.format,
+            len(builder),
+            rejects,
+            skipped,
+            rejects_path=rejects_path or default_rejects_path(file, output),
+            strict_action="analysed" if strict else None,
+            console=console,
+        )
+        if unusable is not None:
             progress.stop()
-            error(f"{file}: no valid records", console)
-            return EXIT_BAD_INPUT
+            return unusable
         accepted = len(builder)
         data = builder.build()
         del builder  # its Python lists would otherwise stay alive during the analysis
@@ -140,18 +139,56 @@ def run_analyze_command(
         tmp.write_bytes(encoded + b"\n")
         tmp.replace(output)
     if as_json:
-        sys.stdout.buffer.write(encoded + b"\n")
-        sys.stdout.flush()
+        write_stdout(encoded + b"\n")
     else:
         from bizlogic.report import print_summary
 
         print_summary(result, Console(), top=top)
         if output is not None:
             console.print(f"full result written to {output}", soft_wrap=True)
-    return EXIT_OK
+    return EXIT_PARTIAL if rejects else EXIT_OK
 
 
-def _default_rejects_path(file: Path, output: Path | None) -> Path:
+def named(file: Path, exc: Exception) -> str:
+    """An importer's error naming the file once (most importer messages already name it)."""
+    message = str(exc)
+    return message if str(file) in message else f"{file}: {message}"
+
+
+def check_input(
+    file: Path,
+    fmt: str,
+    accepted: int,
+    rejects: list[Reject],
+    skipped: int,
+    *,
+    rejects_path: Path,
+    strict_action: str | None,
+    console: Console,
+) -> int | None:
+    """Report skipped and rejected rows (writing the rejects report); the exit code when
+    nothing may be used, else None. ``strict_action``: what --strict stops, e.g. "imported"."""
+    if skipped:
+        console.print(f"{skipped} cancelled Label Studio annotation(s) skipped")
+    if rejects:
+        _report_rejects(rejects, rejects_path, console)
+        if strict_action:
+            error(f"--strict: {len(rejects)} bad row(s); nothing was {strict_action}", console)
+            return EXIT_NO_RECORDS
+    if accepted:
+        return None
+    if rejects:
+        why = f"all {len(rejects)} row(s) were rejected (report: {rejects_path})"
+    elif skipped:
+        why = f"all {skipped} annotation(s) were cancelled"
+    else:
+        why = why_no_records(file, fmt)
+    error(f"{file}: no valid records: {why}", console)
+    return EXIT_NO_RECORDS
+
+
+def default_rejects_path(file: Path, output: Path | None = None) -> Path:
+    """<output or file stem>.rejects.jsonl beside it."""
     base = output if output is not None else file
     return base.with_name(base.stem + ".rejects.jsonl")
 
@@ -160,4 +197,4 @@ def _report_rejects(rejects: list[Reject], path: Path, console: Console) -> None
     write_rejects(rejects, path)
     console.print(f"[yellow]{len(rejects)} row(s) rejected[/]; report: {path}", soft_wrap=True)
     for reject in rejects[:5]:
-        console.print(f"  line {reject.location}: {reject.field}: {reject.reason}")
+        console.print(f"  line {reject.location}: {reject.field}: {reject.reason}", markup=False)

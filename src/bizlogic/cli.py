@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from bizlogic.cli_output import err, fail
+from bizlogic.cli_output import EXIT_NO_RECORDS, EXIT_PARTIAL, EXIT_USAGE, err, fail, write_stdout
 from bizlogic.mining.model import DEFAULT_MAX_RULES, Filters, MiningParams
 from bizlogic.mining.registry import ALGORITHM_NAMES
 
@@ -22,19 +21,76 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-EXIT_BAD_INPUT = 1
+# MiningParams fields whose option has another name.
+_PARAM_OPTIONS = {"holdout_fraction": "--holdout", "time_range": "--since/--until"}
+
+# The input options of `analyze` and `import`, defined once.
+FormatOption = Annotated[
+    str, typer.Option("--format", help="auto | json | jsonl | csv | labelstudio")
+]
+CsvMapOption = Annotated[
+    list[str] | None, typer.Option("--csv-map", help="FIELD=COLUMN for CSV input (repeatable).")
+]
+ControlOption = Annotated[
+    list[str] | None,
+    typer.Option("--control", help="Label Studio CONTROL=sentiment|label|ignore (repeatable)."),
+]
+TextKeyOption = Annotated[
+    str, typer.Option("--text-key", help="Label Studio task data key holding the text.")
+]
+RejectsOption = Annotated[
+    Path | None,
+    typer.Option(help="Where to write the rejects report (JSONL); default FILE.rejects.jsonl."),
+]
 
 
-def _pairs(values: list[str] | None, option: str) -> dict[str, str] | None:
+def _pairs(values: list[str] | None, option: str, shape: str) -> dict[str, str] | None:
+    """NAME=VALUE option values as a dict; ``shape`` is how the error describes one."""
     if not values:
         return None
     out = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise fail(f"{option}: expected NAME=VALUE, got {item!r}")
+            raise fail(f"{option}: expected {shape}, got {item!r}", EXIT_USAGE)
         out[key.strip()] = value.strip()
     return out
+
+
+def _import_options(
+    fmt: str, csv_map: list[str] | None, control: list[str] | None, text_key: str
+):  # -> ImportOptions (imported lazily, like every command's heavy modules)
+    """The importer's options from the CLI's, each bad one named (exit EXIT_USAGE)."""
+    from bizlogic.records.importers import REQUESTABLE_FORMATS, ImportOptions
+    from bizlogic.records.labelstudio import CONTROL_TARGETS
+    from bizlogic.records.schema import FIELDS
+
+    targets = "|".join(CONTROL_TARGETS)
+    if fmt not in REQUESTABLE_FORMATS:
+        raise fail(
+            f"--format: unknown format {fmt!r}; expected one of {', '.join(REQUESTABLE_FORMATS)}",
+            EXIT_USAGE,
+        )
+    mapping = _pairs(csv_map, "--csv-map", "FIELD=COLUMN")
+    for name in mapping or {}:
+        if name not in FIELDS:
+            raise fail(
+                f"--csv-map: {name!r} is not a record field; fields: {', '.join(FIELDS)}",
+                EXIT_USAGE,
+            )
+    controls = _pairs(control, "--control", f"CONTROL={targets}")
+    for name, target in (controls or {}).items():
+        if target not in CONTROL_TARGETS:
+            raise fail(
+                f"--control: {name}={target}: the target must be one of "
+                f"{', '.join(CONTROL_TARGETS)}",
+                EXIT_USAGE,
+            )
+    if not text_key.strip():
+        raise fail("--text-key: must not be empty", EXIT_USAGE)
+    return ImportOptions(
+        fmt=fmt, csv_mapping=mapping, class_controls=controls, text_key=text_key.strip()
+    )
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:
@@ -75,9 +131,7 @@ def analyze(
     file: Annotated[
         Path, typer.Argument(help="Records: JSON, JSONL, CSV or a Label Studio export.")
     ],
-    fmt: Annotated[
-        str, typer.Option("--format", help="auto | json | jsonl | csv | labelstudio")
-    ] = "auto",
+    fmt: FormatOption = "auto",
     algorithms: Annotated[
         str, typer.Option(help="Comma-separated: " + ", ".join(ALGORITHM_NAMES))
     ] = ",".join(ALGORITHM_NAMES),
@@ -115,19 +169,10 @@ def analyze(
     ] = None,
     lang: Annotated[str, typer.Option(help="Insight language: en | zh.")] = "en",
     strict: Annotated[bool, typer.Option(help="Reject the whole file if any row is bad.")] = False,
-    rejects: Annotated[
-        Path | None, typer.Option(help="Where to write the rejects report (JSONL).")
-    ] = None,
-    csv_map: Annotated[
-        list[str] | None, typer.Option("--csv-map", help="FIELD=COLUMN for CSV input (repeatable).")
-    ] = None,
-    control: Annotated[
-        list[str] | None,
-        typer.Option("--control", help="Label Studio CONTROL=sentiment|label (repeatable)."),
-    ] = None,
-    text_key: Annotated[
-        str, typer.Option(help="Label Studio task data key holding the text.")
-    ] = "text",
+    rejects: RejectsOption = None,
+    csv_map: CsvMapOption = None,
+    control: ControlOption = None,
+    text_key: TextKeyOption = "text",
     min_token_length: Annotated[int, typer.Option(help="Shortest Latin keyword kept.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
     output: Annotated[
@@ -136,6 +181,9 @@ def analyze(
     top: Annotated[int, typer.Option(help="Rows per table in the human summary.")] = 10,
 ) -> None:
     """Mine patterns, rules and insights from a file of annotation records.
+
+    Exit codes: 0 every row used, 1 nothing usable (no file, empty, every row rejected,
+    --strict with a bad row), 2 bad option, 3 some rows rejected (report written).
 
     Examples:
 
@@ -147,6 +195,7 @@ def analyze(
     """
     from bizlogic.analysis_cli import run_analyze_command
 
+    options = _import_options(fmt, csv_map, control, text_key)
     names = [a.strip() for a in algorithms.split(",") if a.strip()]
     unknown = [a for a in names if a not in ALGORITHM_NAMES]
     if unknown or not names:
@@ -167,17 +216,16 @@ def analyze(
             lang=lang,
         )
     except ValueError as exc:
-        raise fail(f"--{str(exc).replace('_', '-')}") from None
+        name, _, reason = str(exc).partition(": ")
+        option = _PARAM_OPTIONS.get(name, "--" + name.replace("_", "-"))
+        raise fail(f"{option}: {reason}") from None
     code = run_analyze_command(
         file=file,
-        fmt=fmt,
+        options=options,
         algorithms=names,
         params=params,
         strict=strict,
         rejects_path=rejects,
-        csv_mapping=_pairs(csv_map, "--csv-map"),
-        class_controls=_pairs(control, "--control"),
-        text_key=text_key,
         min_token_length=min_token_length,
         as_json=as_json,
         output=output,
@@ -190,7 +238,7 @@ def analyze(
 @app.command("demo-data")
 def demo_data(
     output: Annotated[Path, typer.Argument(help="File to write; the ground truth goes beside it.")],
-    records: Annotated[int, typer.Option(help="Number of records (10k … 1M).")] = 20_000,
+    records: Annotated[int, typer.Option(help="Number of records (1,000 … 5,000,000).")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 7,
     days: Annotated[int, typer.Option(help="Length of the period in days.")] = 120,
     fmt: Annotated[
@@ -275,7 +323,7 @@ def detect_changes(
         raise fail("--threshold: must be in (0, 1]")
     changes = compare(results[0], results[1], threshold)
     if as_json:
-        sys.stdout.buffer.write(orjson.dumps(changes.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        write_stdout(orjson.dumps(changes.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
         return
     from bizlogic.report import print_changes
 
@@ -392,25 +440,35 @@ def import_records(
         Path, typer.Argument(help="Records: JSON, JSONL, CSV or a Label Studio export.")
     ],
     project: Annotated[str, typer.Option("--project", help="Project to import into.")],
-    fmt: Annotated[
-        str, typer.Option("--format", help="auto | json | jsonl | csv | labelstudio")
-    ] = "auto",
+    fmt: FormatOption = "auto",
     strict: Annotated[bool, typer.Option(help="Import nothing if any row is bad.")] = False,
+    rejects: RejectsOption = None,
+    csv_map: CsvMapOption = None,
+    control: ControlOption = None,
+    text_key: TextKeyOption = "text",
 ) -> None:
     """Import records straight into the configured database (BL_DATABASE_URL or SQLite).
 
     Idempotent on record id: importing again updates changed records and never
-    duplicates. Bad rows are listed; with --strict nothing is written.
+    duplicates. Bad rows are listed and written to the rejects report; with
+    --strict nothing is written.
+
+    Exit codes: 0 every row stored, 1 nothing usable (no file, empty, every row
+    rejected, --strict with a bad row), 2 bad option, 3 some rows rejected (the
+    others stored; report written). See docs/importing.md.
 
     Examples:
 
       bizlogic import demo/records.jsonl --project demo
 
+      bizlogic import reviews.csv --project shop --csv-map text=body
+
       BL_DATABASE_URL=postgresql+psycopg://bl@db/bizlogic bizlogic import export.json \\
-          --project shop --format labelstudio --strict
+          --project shop --format labelstudio --control topic=label --strict
     """
+    from bizlogic.analysis_cli import check_input, default_rejects_path, named
     from bizlogic.private_fs import ensure_private_dir
-    from bizlogic.records.importers import ImportOptions, Reject, iter_import
+    from bizlogic.records.importers import Reject, iter_import
     from bizlogic.records.tokenizer import Tokenizer
     from bizlogic.settings import get_settings
     from bizlogic.store import migrations
@@ -418,29 +476,39 @@ def import_records(
     from bizlogic.store.db import Database
     from bizlogic.store.projects import validate_project_id
 
+    options = _import_options(fmt, csv_map, control, text_key)
     try:
         validate_project_id(project)
     except ValueError as exc:
-        raise fail(f"--{exc}") from None
+        raise fail(f"--{exc}", EXIT_USAGE) from None
     if not file.is_file():
-        raise fail(f"{file}: no such file")
+        raise fail(f"{file}: no such file", EXIT_NO_RECORDS)
     settings = get_settings()
     ensure_private_dir(settings.data_dir)
     tokenizer = Tokenizer()
-    records, tokens, rejects = [], [], []
+    records, tokens, bad = [], [], []
     try:
-        for item in iter_import(file, ImportOptions(fmt=fmt)):
-            if isinstance(item, Reject):
-                rejects.append(item)
-            else:
-                records.append(item)
-                tokens.append(tokenizer.record_tokens(item.text, item.keywords))
+        with iter_import(file, options) as stream:
+            for item in stream:
+                if isinstance(item, Reject):
+                    bad.append(item)
+                else:
+                    records.append(item)
+                    tokens.append(tokenizer.record_tokens(item.text, item.keywords))
     except ValueError as exc:
-        raise fail(f"{file}: {exc}") from None
-    for reject in rejects[:10]:
-        err.print(f"  line {reject.location}: {reject.field}: {reject.reason}", markup=False)
-    if rejects and strict:
-        raise fail(f"--strict: {len(rejects)} bad row(s); nothing was imported")
+        raise fail(named(file, exc), EXIT_NO_RECORDS) from None
+    unusable = check_input(
+        file,
+        stream.format,
+        len(records),
+        bad,
+        stream.skipped_cancelled,
+        rejects_path=rejects or default_rejects_path(file),
+        strict_action="imported" if strict else None,
+        console=err,
+    )
+    if unusable is not None:
+        raise typer.Exit(unusable)
     url = settings.effective_database_url
     if settings.auto_migrate:
         migrations.upgrade(url)
@@ -453,8 +521,10 @@ def import_records(
     unchanged = len({r.id for r in records}) - counts.inserted - counts.updated
     typer.echo(
         f"{project}: {counts.inserted} imported, {counts.updated} updated, "
-        f"{unchanged} unchanged, {len(rejects)} rejected"
+        f"{unchanged} unchanged, {len(bad)} rejected"
     )
+    if bad:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 token_app = typer.Typer(
@@ -546,12 +616,13 @@ UrlOption = Annotated[
 ]
 
 
-def _database_url(url: str | None) -> str:
+def _database_url(url: str | None, *, create: bool = True) -> str:
+    """``create=False`` for commands that only inspect: they must not make the data dir."""
     from bizlogic.private_fs import ensure_private_dir
     from bizlogic.settings import get_settings
 
     settings = get_settings()
-    if url is None:
+    if url is None and create:
         ensure_private_dir(settings.data_dir)
     return url or settings.effective_database_url
 
@@ -606,11 +677,14 @@ def db_downgrade(
 
 @db_app.command("current")
 def db_current(url: UrlOption = None) -> None:
-    """Print the schema revision of the database (empty when not migrated)."""
+    """Print the schema revision of the database (empty when not migrated).
+
+    Read-only: a SQLite database that does not exist is an error (exit 1), not created.
+    """
     from bizlogic.store import migrations
 
     try:
-        revision = migrations.current(_database_url(url))
+        revision = migrations.current(_database_url(url, create=False))
     except migrations.MigrationError as exc:
         raise fail(str(exc)) from None
     typer.echo(revision or "")

@@ -1,12 +1,36 @@
 """Where the CLI commands write errors and notes: standard error, soft-wrapped (a long path or
 URL stays on one line, whole for copy and paste, whatever the terminal's width) and with the
-message escaped (a "[" in a file name or an exception is text, not Rich markup)."""
+message escaped (a "[" in a file name or an exception is text, not Rich markup).
+
+Also the exit codes of every command (the table is in docs/importing.md) and the writer of
+bytes to standard output that ends quietly when the reader closes the pipe."""
 
 from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import sys
+from collections.abc import Iterable
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+# Exit codes, one meaning each whatever the command.
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command could not do its work
+EXIT_NO_RECORDS = EXIT_FAILED  # import / analyze: nothing usable (empty, all rejected, --strict)
+EXIT_USAGE = 2  # a bad option or setting, as click itself exits for an unknown option
+EXIT_BAD_INPUT = EXIT_USAGE  # the name tune and recover use for a bad option or argument
+EXIT_PARTIAL = 3  # import / analyze: some rows rejected, the others used; report written
+EXIT_LOCKED = 3  # maintain / recover: another process holds the lock
+# The reader of stdout went away (`bizlogic … | head`): a normal end for a command writing to
+# a pipe. 128 + SIGPIPE is what a shell reports for `cat big | head`, so `set -o pipefail`
+# scripts see the same code as with any Unix tool; nothing is printed.
+EXIT_PIPE_CLOSED = 128 + int(getattr(signal, "SIGPIPE", 13))
+_SLICE = 64 * 1024
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -16,7 +40,32 @@ def error(message: str, console: Console = err) -> None:
     console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
+def fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
     """Print the error; the caller raises what this returns (``raise fail(...)``)."""
     error(message)
     return typer.Exit(code)
+
+
+def write_stdout(data: bytes | Iterable[bytes]) -> None:
+    """Write bytes to stdout and flush; a closed pipe ends the command quietly
+    (``typer.Exit(EXIT_PIPE_CLOSED)``) instead of with an error or a traceback."""
+    out = sys.stdout.buffer
+    if isinstance(data, bytes | bytearray):  # in slices: a pipe closed mid-way is then noticed
+        view = memoryview(data)
+        data = (view[i : i + _SLICE] for i in range(0, len(view), _SLICE))
+    try:
+        for chunk in data:
+            out.write(chunk)
+        out.flush()
+    except BrokenPipeError:
+        raise pipe_closed() from None
+
+
+def pipe_closed() -> typer.Exit:
+    """Point stdout at /dev/null (the interpreter flushes it again at exit, which would
+    raise once more) and return the exit to raise."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return typer.Exit(EXIT_PIPE_CLOSED)

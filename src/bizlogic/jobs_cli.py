@@ -16,14 +16,20 @@ jobs_app = typer.Typer(
 
 
 def _redis_settings():
+    """The settings with ``tuning.env`` applied: the worker pins BL_WORKER_THREADS from them
+    for its processes, so a tuned value read only there would be overridden."""
     from pydantic import ValidationError
 
-    from bizlogic.settings import Settings
+    from bizlogic.ops.overrides import OverridesError
+    from bizlogic.settings import describe_invalid, get_settings
 
     try:
-        settings = Settings()
+        settings = get_settings()
     except ValidationError as exc:
-        error(f"{exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        error(describe_invalid(exc))
+        raise typer.Exit(1) from None
+    except OverridesError as exc:
+        error(str(exc))
         raise typer.Exit(1) from None
     if not settings.redis_url:
         error(

@@ -11,10 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bizlogic.cli_output import error
-
-EXIT_FAILED = 1
-EXIT_LOCKED = 3
+from bizlogic.cli_output import EXIT_FAILED, EXIT_LOCKED, error
 
 
 def maintain(

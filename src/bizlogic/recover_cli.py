@@ -15,13 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bizlogic.cli_output import err, fail
+from bizlogic.cli_output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_LOCKED, err, fail
 
 recover_app = typer.Typer(
     help="Auto-recovery: detect failures, act safely, escalate, keep history.",
     no_args_is_help=True,
 )
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 1, 2, 3
 
 
 @contextmanager

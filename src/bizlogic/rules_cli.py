@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from rich.table import Table
 
 from bizlogic import api_client
 from bizlogic.api_client import BASE, ApiCallError
-from bizlogic.cli_output import err, fail
+from bizlogic.cli_output import err, fail, write_stdout
 
 rules_app = typer.Typer(
     help="Stored business rules, through the HTTP API of a running service "
@@ -47,7 +46,7 @@ def _token(token: str | None) -> str:
 
 
 def _print_json(document: object) -> None:
-    sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    write_stdout(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -167,9 +166,7 @@ def export(
                 response.read()
                 api_client.check(response)
             if str(target) == "-":
-                for chunk in response.iter_bytes():
-                    sys.stdout.buffer.write(chunk)
-                sys.stdout.buffer.flush()
+                write_stdout(response.iter_bytes())  # `| head` closing the pipe ends quietly
                 return
             size = _write_atomically(target, response.iter_bytes())
     except ApiCallError as exc:

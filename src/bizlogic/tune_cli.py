@@ -14,9 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bizlogic.cli_output import err, error
+from bizlogic.cli_output import EXIT_BAD_INPUT, err, error
 
-EXIT_BAD_INPUT = 2
 STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 

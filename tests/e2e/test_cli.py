@@ -100,7 +100,7 @@ def test_bad_rows_are_reported_and_strict_rejects_everything(tmp_path):
     ]
     data.write_text("\n".join([*good[:3], '{"text": ""}', "not json", *good[3:]]) + "\n", "utf-8")
     result = _invoke("analyze", str(data), "--json", "--min-support", "2")
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # partial: the good rows were analysed
     assert json.loads(result.stdout)["meta"]["source"]["rejected"] == 2
     rejects = [
         json.loads(line) for line in (tmp_path / "in.rejects.jsonl").read_text().splitlines()
@@ -123,7 +123,6 @@ def test_bad_rows_are_reported_and_strict_rejects_everything(tmp_path):
         (["--max-rules", "0"], "--max-rules: expected a positive integer"),
         (["--algorithms", "magic"], "--algorithms: unknown ['magic']"),
         (["--since", "yesterday"], "--since: not an ISO-8601 timestamp: 'yesterday'"),
-        (["--csv-map", "text"], "--csv-map: expected NAME=VALUE, got 'text'"),
         (["--lang", "fr"], "--lang: must be 'en' or 'zh'"),
     ],
 )
@@ -272,3 +271,217 @@ def test_invalid_settings_are_named_without_their_values(monkeypatch, tmp_path):
         )
     finally:
         get_settings.cache_clear()
+
+
+# ---------------------------------------------------------------- input problems: exit codes
+
+
+@pytest.fixture
+def data_dir(monkeypatch, tmp_path) -> Path:
+    """`bizlogic import` writes to a SQLite database of its own in ``tmp_path``."""
+    from bizlogic.settings import get_settings
+
+    for name in [n for n in os.environ if n.startswith("BL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("BL_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+def _text(result) -> str:
+    return " ".join(result.output.split())
+
+
+def _jsonl(path: Path, *rows: object) -> Path:
+    path.write_text("".join(r if isinstance(r, str) else json.dumps(r) for r in rows), "utf-8")
+    return path
+
+
+GOOD = {"id": "g1", "text": "refund broken item", "sentiment": "negative"}
+
+
+def test_import_exit_codes_say_what_was_stored(data_dir, tmp_path):
+    """0 all stored, 3 partial (report named), 1 nothing usable with the reason."""
+    good = _jsonl(tmp_path / "good.jsonl", json.dumps(GOOD) + "\n")
+    done = _invoke("import", str(good), "--project", "p")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "p: 1 imported, 0 updated, 0 unchanged, 0 rejected\n"
+
+    mixed = _jsonl(tmp_path / "mixed.jsonl", json.dumps({**GOOD, "id": "g2"}) + "\n", "oops\n")
+    partial = _invoke("import", str(mixed), "--project", "p")
+    assert partial.exit_code == 3
+    report = tmp_path / "mixed.rejects.jsonl"
+    assert f"1 row(s) rejected; report: {report}" in _text(partial)
+    assert "p: 1 imported, 0 updated, 0 unchanged, 1 rejected" in partial.stdout
+    assert json.loads(report.read_text("utf-8"))["field"] == "json"
+
+    bad = _jsonl(tmp_path / "bad.jsonl", '{"text": ""}\n', "oops\n")
+    rejected = _invoke("import", str(bad), "--project", "p")
+    assert rejected.exit_code == 1
+    assert _text(rejected).endswith(
+        f"error: {bad}: no valid records: all 2 row(s) were rejected "
+        f"(report: {tmp_path / 'bad.rejects.jsonl'})"
+    )
+
+    empty = _jsonl(tmp_path / "empty.jsonl", "")
+    nothing = _invoke("import", str(empty), "--project", "p")
+    assert nothing.exit_code == 1
+    assert _text(nothing) == f"error: {empty}: no valid records: the file is empty"
+
+
+def test_wrong_format_that_yields_nothing_says_why(data_dir, tmp_path):
+    """A canonical JSON array read as Label Studio was "0 imported, 0 rejected", exit 0."""
+    array = tmp_path / "records.json"
+    array.write_text(json.dumps([GOOD]), "utf-8")
+    why = (
+        f"error: {array}: no valid records: the array's objects are not Label Studio tasks "
+        "(no 'data' / 'annotations' keys); drop --format labelstudio (HTTP: format=json)"
+    )
+    imported = _invoke("import", str(array), "--project", "p", "--format", "labelstudio")
+    assert (imported.exit_code, _text(imported)) == (1, why)
+    analysed = _invoke("analyze", str(array), "--format", "labelstudio")
+    assert analysed.exit_code == 1
+    assert why in _text(analysed)
+    assert _invoke("import", str(array), "--project", "p").exit_code == 0
+
+
+def test_analyze_of_an_empty_file_exits_1_with_the_reason(tmp_path):
+    empty = _jsonl(tmp_path / "empty.jsonl", "\n\n")
+    result = _invoke("analyze", str(empty))
+    assert result.exit_code == 1
+    assert f"error: {empty}: no valid records: the file is empty" in _text(result)
+
+
+def test_import_takes_the_input_options_of_analyze(data_dir, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("body,polarity\nrefund broken item,negative\n", "utf-8")
+    args = ["--csv-map", "text=body", "--csv-map", "sentiment=polarity"]
+    result = _invoke("import", str(reviews), "--project", "p", *args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "p: 1 imported, 0 updated, 0 unchanged, 0 rejected\n"
+    export = FIXTURES / "labelstudio" / "export_full.json"
+    ls = _invoke(
+        "import", str(export), "--project", "ls", "--format", "labelstudio",
+        "--control", "sentiment=sentiment", "--text-key", "text",
+    )  # fmt: skip
+    assert ls.exit_code == 0, ls.output
+    assert "4 imported" in ls.stdout
+    helped = _invoke("import", "--help").stdout
+    assert all(option in helped for option in ("--csv-map", "--control", "--text-key"))
+
+
+@pytest.mark.parametrize("command", ["analyze", "import"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--format", "xml"],
+            "error: --format: unknown format 'xml'; expected one of auto, labelstudio, json, "
+            "jsonl, csv, labelstudio-json, labelstudio-json-min, labelstudio-csv",
+        ),
+        (
+            ["--control", "foo"],
+            "error: --control: expected CONTROL=sentiment|label|ignore, got 'foo'",
+        ),
+        (
+            ["--control", "a=bogus"],
+            "error: --control: a=bogus: the target must be one of sentiment, label, ignore",
+        ),
+        (["--csv-map", "text"], "error: --csv-map: expected FIELD=COLUMN, got 'text'"),
+        (
+            ["--csv-map", "body=text"],
+            "error: --csv-map: 'body' is not a record field; fields: id, project_id, text, "
+            "sentiment, rating, label, annotator, task_id, lead_time, status, created_at, "
+            "keywords",
+        ),
+    ],
+)
+def test_bad_input_options_are_usage_errors(data_dir, demo_file, command, args, message):
+    """Exit 2 and one line naming the option and what it accepts (--format xml and a bad
+    --control were tracebacks)."""
+    extra = ["--project", "p"] if command == "import" else []
+    result = runner.invoke(app, [command, str(demo_file), *extra, *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 2
+    assert _text(result) == message
+
+
+def test_a_missing_text_column_names_the_file_once(data_dir, tmp_path):
+    """The importer names the file; the CLI printed it again ("x.csv: x.csv: …")."""
+    table = tmp_path / "x.csv"
+    table.write_text("body,sentiment\nhello,positive\n", "utf-8")
+    expected = (
+        f"error: {table}: the CSV header has no 'text' column (body, sentiment); "
+        "map one with --csv-map text=COLUMN (HTTP: csv_map)"
+    )
+    imported = _invoke("import", str(table), "--project", "p")
+    assert (imported.exit_code, _text(imported)) == (1, expected)
+    analysed = _invoke("analyze", str(table))
+    assert analysed.exit_code == 1
+    assert expected in _text(analysed) and _text(analysed).count(str(table)) == 1
+
+
+def test_an_option_error_names_the_cli_option(demo_file):
+    """`--holdout 1` was reported as "--holdout-fraction" (the MiningParams field)."""
+    result = _invoke("analyze", str(demo_file), "--holdout", "1")
+    assert result.exit_code == 1
+    assert _text(result) == "error: --holdout: must be in [0, 1)"
+
+
+def test_constant_ratings_leave_stderr_clean(tmp_path):
+    """One sentiment for every rated record: scipy's ConstantInputWarning leaked to stderr."""
+    rows = [
+        json.dumps({"id": f"r{i}", "text": f"refund item {i % 5}", "sentiment": "negative",
+                    "rating": 1 + i % 2})
+        for i in range(30)
+    ]  # fmt: skip
+    data = _jsonl(tmp_path / "flat.jsonl", "\n".join(rows) + "\n")
+    exe = Path(sys.executable).with_name("bizlogic")
+    done = subprocess.run(
+        [str(exe), "analyze", str(data), "--json", "--min-support", "2"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
+    agreement = [
+        p for p in json.loads(done.stdout)["patterns"] if p["pattern_type"] == "rating_agreement"
+    ]
+    assert agreement and agreement[0]["data"]["spearman_rho"] is None
+
+
+# ---------------------------------------------------------------- stdout closed by the reader
+
+
+def _read_a_little_then_close(args: list[str]) -> tuple[int, str]:
+    """Like `… | head -c 10`: read 10 bytes, close the pipe, collect the exit code and stderr."""
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert len(process.stdout.read(10)) == 10
+    process.stdout.close()
+    stderr = process.stderr.read().decode("utf-8", "replace")
+    return process.wait(timeout=300), stderr
+
+
+def test_analyze_json_into_a_closed_pipe_ends_quietly(demo_file):
+    exe = Path(sys.executable).with_name("bizlogic")
+    code, stderr = _read_a_little_then_close([str(exe), "analyze", str(demo_file), "--json"])
+    assert code == 141  # 128 + SIGPIPE, as `cat big | head` (cli_output.EXIT_PIPE_CLOSED)
+    assert "error" not in stderr and "Broken pipe" not in stderr and "Traceback" not in stderr
+
+
+def test_the_stdout_writer_of_every_dash_o_command_ends_quietly():
+    """write_stdout is what `rules export -o -`, `rules list --json`, `analyze --json` and
+    `detect-changes --json` write with; a streamed body (as `rules export` has) stops at once."""
+    script = (
+        "import typer\n"
+        "from bizlogic.cli_output import write_stdout\n"
+        "app = typer.Typer()\n"
+        "@app.command()\n"
+        "def main() -> None:\n"
+        "    write_stdout(b'x' * 65536 for _ in range(1000))\n"
+        "    raise SystemExit('not reached')\n"
+        "app()\n"
+    )
+    code, stderr = _read_a_little_then_close([sys.executable, "-c", script])
+    assert (code, stderr) == (141, "")

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from bizlogic.cli import app
 from bizlogic.store import migrations
+from tests.servers import bizlogic, clean_env
 
 TABLES = {
     "projects",
@@ -91,3 +92,18 @@ def test_db_cli(tmp_path):
     down = runner.invoke(app, ["db", "downgrade", "--revision", "base", "--url", target])
     assert down.exit_code == 0
     assert runner.invoke(app, ["db", "current", "--url", target]).stdout.strip() == ""
+
+
+def test_db_current_creates_no_database_that_does_not_exist(tmp_path):
+    missing = tmp_path / "nonexistent" / "dir"
+    env = clean_env(tmp_path / "no-data-dir")
+    shown = bizlogic(env, "db", "current", "--url", f"sqlite:///{missing / 'x.db'}")
+    assert shown.returncode == 1
+    assert f"no database at {missing / 'x.db'}" in shown.stderr
+    assert not (tmp_path / "nonexistent").exists()
+    by_default = bizlogic(env, "db", "current")  # the data dir's database, not there either
+    assert by_default.returncode == 1 and "no database at" in by_default.stderr
+    assert not (tmp_path / "no-data-dir").exists()
+    # upgrade creates it; current then reads it
+    assert bizlogic(env, "db", "upgrade").returncode == 0
+    assert bizlogic(env, "db", "current").stdout.strip() == migrations.head()

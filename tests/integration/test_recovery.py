@@ -581,3 +581,33 @@ def test_one_leader_at_a_time(tmp_path, backend, request):
         Checker(Settings(data_dir=data, database_url=url), db).database_connection().failing
         is False
     )
+
+
+# -- refusals say their own cause ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "cause"),
+    [
+        # the restart would be of our own unit while this host cannot reach Redis
+        (
+            {"BL_SERVICE_UNITS": "bizlogic-api.service", "BL_RESTART_COMMAND": "true"},
+            "Redis is unreachable from this host (ConnectionError",
+        ),
+        # nothing is configured to restart at all
+        ({"BL_SERVICE_UNITS": ""}, "no units to restart: set BL_SERVICE_UNITS or BL_RECOVERY_"),
+    ],
+)
+def test_recover_run_states_the_cause_of_each_refusal(tmp_path, setup, cause):
+    data = tmp_path / "data"
+    sqlite_db(data)
+    env = clean_env(
+        data,
+        BL_REDIS_URL="redis://127.0.0.1:1/0",  # nobody there
+        BL_RECOVERY_CHAINS="redis_connection=restart_service",
+        **setup,
+    )
+    run = bizlogic(env, "recover", "run", "redis_connection", "--dry-run")
+    assert run.returncode == 1, run.stderr
+    assert f"restart_service: {cause}" in run.stdout
+    assert "cannot reach the server itself" not in run.stdout

@@ -7,6 +7,7 @@ processes started with the CLI. Timings are shortened through the settings
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -297,3 +298,55 @@ def test_retries_end_when_the_attempts_are_used_up(stack_with_admin) -> None:
     assert job["status"] == "failed"
     assert job["error"] == "attempts exhausted: interrupted 1 times"
     assert stored_results(stack, "exhausted") == (0, 0, 0)
+
+
+def ready_lines(log: Path) -> list[dict[str, Any]]:
+    """The worker processes' start-up lines from a `bizlogic worker` log."""
+    lines = []
+    for raw in log.read_text(errors="replace").splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and "worker_process_ready" in line.values():
+            lines.append(line)
+    return lines
+
+
+def test_the_worker_runs_the_thread_count_of_tuning_env(stack) -> None:
+    data = stack.tmp_path / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "tuning.env").write_text("BL_WORKER_THREADS=3\n")
+    stack.env.pop("BL_WORKER_THREADS", None)  # the environment would win over the file
+    stack.start_worker()
+    log = stack.tmp_path / "worker-0.log"
+    ready = poll(lambda: ready_lines(log), 60, "the worker process to start")
+    assert [line["threads"] for line in ready] == [3]
+
+
+def test_cancelling_a_running_job_stops_its_worker_and_stores_nothing(stack) -> None:
+    stack.start_worker()
+    log = stack.tmp_path / "worker-0.log"
+    with stack.client() as client:
+        import_demo(client, stack.tmp_path, "big", 60_000)
+        job_id = client.post(f"{BASE}/analyze", json={"project_id": "big"}, headers=AUTH).json()[
+            "job_id"
+        ]
+        poll(
+            lambda: (s := job_state(client, job_id))["status"] == "running" and s["progress"] > 0,
+            60,
+            "the analysis to make progress",
+        )
+        cancelled = client.delete(f"{BASE}/jobs/{job_id}", headers=AUTH)
+        assert cancelled.status_code == 202, cancelled.text
+        assert cancelled.json() == {"job_id": job_id, "status": "cancelling"}
+        poll(lambda: job_state(client, job_id)["status"] == "cancelled", 60, "the cancel")
+        # the worker itself stops at its next progress report or heartbeat
+        poll(
+            lambda: f"job {job_id} cancelled: its analysis stopped" in log.read_text(),
+            60,
+            "the worker to stop the analysis",
+        )
+        job = job_state(client, job_id)
+        assert job["status"] == "cancelled" and job["results"] is None, job
+        assert stored_results(stack, "big") == (0, 0, 0)

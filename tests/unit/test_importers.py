@@ -197,7 +197,8 @@ def test_json_file_that_is_not_an_array_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as caught:
         iter_import(path, ImportOptions(fmt="json"))
     assert str(caught.value) == (
-        f"{path} is not a JSON array (it starts with '{{'); use fmt='jsonl' for one object per line"
+        f"{path} is not a JSON array (it starts with '{{'); "
+        "use --format jsonl (HTTP: format=jsonl) for one object per line"
     )
 
 
@@ -342,8 +343,8 @@ def test_unknown_mapped_column_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as caught:
         iter_import(path, ImportOptions(csv_mapping={"text": "Body"}))
     assert str(caught.value) == (
-        f"{path}: csv_mapping maps 'text' to column 'Body', which is not in the header "
-        "(id, comment)"
+        f"{path}: --csv-map (HTTP: csv_map) maps 'text' to column 'Body', "
+        "which is not in the header (id, comment)"
     )
 
 
@@ -351,7 +352,7 @@ def test_unknown_mapped_column_is_named(tmp_path: Path) -> None:
     ("data", "message"),
     [
         (b"id,comment\n1,hello\n", "the CSV header has no 'text' column (id, comment); "
-         "map one with csv_mapping={'text': <column>}"),
+         "map one with --csv-map text=COLUMN (HTTP: csv_map)"),
         (b"", "no CSV header row; the first line must name the columns"),
         (b"text,text\n", "CSV header repeats column 'text'"),
         (b"text,,rating\n", "CSV header column 2 has no name"),
@@ -370,7 +371,9 @@ def test_csv_mapping_is_refused_for_other_formats(tmp_path: Path) -> None:
     path = write(tmp_path, "in.jsonl", b'{"text": "a"}\n')
     with pytest.raises(ValueError) as caught:
         iter_import(path, ImportOptions(csv_mapping={"text": "Body"}))
-    assert str(caught.value) == f"csv_mapping applies to CSV files, but {path} is read as jsonl"
+    assert str(caught.value) == (
+        f"--csv-map (HTTP: csv_map) applies to CSV files, but {path} is read as jsonl"
+    )
 
 
 # --- options, detection, streams ----------------------------------------------------------
@@ -430,7 +433,8 @@ def test_undetectable_format_is_a_clear_error(name: str, head: bytes) -> None:
         detect_format(head, name)
     assert str(caught.value) == (
         f"cannot detect the format of {name}: expected a .json, .jsonl, .ndjson or .csv file, "
-        "a JSON array, one JSON object per line or a CSV header; pass fmt explicitly"
+        "a JSON array, one JSON object per line or a CSV header; "
+        "name the format with --format (HTTP: format)"
     )
 
 

@@ -207,7 +207,7 @@ def test_two_controls_feeding_one_field_are_rejected(tmp_path: Path) -> None:
     assert [record.id for record in records] == ["ls-11"]
     reason = (
         "controls 'topic' and 'urgency' both map to label; "
-        "map one of them to 'ignore' in class_controls"
+        "map one of them to 'ignore' with --control NAME=ignore (HTTP: control)"
     )
     excerpt = json.dumps(conflicted, separators=(",", ":"))[:200]
     assert summary.rejected == [Reject(2, "label", reason, excerpt)]
@@ -267,10 +267,12 @@ LS_ERRORS = [
                  "not a number: 'five'", id="non-numeric-rating"),
     pytest.param(task(2, annotation(21), data={"text": "  "}), "text", "empty", id="empty-text"),
     pytest.param(task(2, annotation(21), data={"title": "A", "body": "B"}), "text",
-                 "task data has no 'text' value and 2 string values (title, body); set text_key",
+                 "task data has no 'text' value and 2 string values (title, body); "
+                 "name the key with --text-key (HTTP: text_key)",
                  id="ambiguous-text"),
     pytest.param(task(2, annotation(21), data={"n": 1}), "text",
-                 "task data has no 'text' value and no string value; set text_key",
+                 "task data has no 'text' value and no string value; "
+                 "name the key with --text-key (HTTP: text_key)",
                  id="no-text"),
     pytest.param(task(2, annotation(21), data=["x"]), "data", "expected an object, got list",
                  id="data-not-object"),
@@ -299,7 +301,10 @@ def test_full_export_error_is_rejected_at_its_task_index(
 def test_each_annotation_of_a_task_without_text_is_rejected(tmp_path: Path) -> None:
     bad = task(1, annotation(11), annotation(12), data={"text": None, "a": "x", "b": "y"})
     _, summary = read_records(export(tmp_path, [bad]))
-    reason = "task data has no 'text' value and 2 string values (a, b); set text_key"
+    reason = (
+        "task data has no 'text' value and 2 string values (a, b); "
+        "name the key with --text-key (HTTP: text_key)"
+    )
     assert [(r.location, r.field, r.reason, r.excerpt[:9]) for r in summary.rejected] == [
         (1, "text", reason, '{"id":11,'),
         (1, "text", reason, '{"id":12,'),
@@ -389,7 +394,10 @@ def test_csv_export_rows_needing_text_key(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     _, summary = read_records(path)
-    reason = "task data has no 'text' value and 2 string values (title, body); set text_key"
+    reason = (
+        "task data has no 'text' value and 2 string values (title, body); "
+        "name the key with --text-key (HTTP: text_key)"
+    )
     assert [(r.location, r.field, r.reason) for r in summary.rejected] == [(2, "text", reason)]
     records, summary = read_records(path, ImportOptions(text_key="body"))
     assert [(record.text, record.sentiment) for record in records] == [

@@ -26,7 +26,7 @@ from bizlogic.mining.model import DEFAULT_MAX_RULES, Filters, MiningParams
 from bizlogic.records.schema import parse_timestamp
 from bizlogic.settings import Settings
 from bizlogic.store import clock
-from bizlogic.store.annotations import build_project_dataset
+from bizlogic.store.annotations import build_project_dataset, count_records
 from bizlogic.store.db import Database, is_connection_error
 from bizlogic.store.errors import ConflictError
 from bizlogic.store.jobs import (
@@ -167,14 +167,21 @@ class Heartbeat:
                 logger.warning("heartbeat of job %s failed: %s", self._job_id, exc)
                 continue
             if not ours:
-                status = "cancelled" if self._job_status() == "cancelled" else "lost"
-                self._token.cancel(status)
+                self._token.cancel(stop_reason(self._ctx, self._job_id))
                 return
 
-    def _job_status(self) -> str | None:
-        with self._ctx.db.scope() as session:
-            job = get_job(session, self._job_id)
-            return None if job is None else job.status
+
+def stop_reason(ctx: JobContext, job_id: str) -> str:
+    """Why a job this worker held is no longer its own: ``cancelled`` when the record says
+    so (the API's cancel, recovery), else ``lost`` (failed by the reconciler, taken over)."""
+    try:
+        with ctx.db.scope() as session:
+            job = get_job(session, job_id)
+            status = None if job is None else job.status
+    except Exception as exc:  # stopping is certain; only the label is in doubt
+        logger.warning("could not read the status of job %s: %s", job_id, exc)
+        return "lost"
+    return "cancelled" if status == "cancelled" else "lost"
 
 
 def execute_job(
@@ -208,6 +215,8 @@ def execute_job(
         attempt = job.attempts
         project_id, algorithms = job.project_id, list(job.algorithms)
         parameters, user = dict(job.parameters), job.requested_by or "unknown"
+        # Counted now so a run that fails or is cancelled is still labelled by its size.
+        n_records = count_records(session, project_id)
     role = str(parameters.get("_role", "unknown"))
     started = time.perf_counter()
     for _ in algorithms:
@@ -240,7 +249,9 @@ def execute_job(
     finally:
         # An attempt that will be retried failed; one that lost its job was cut short.
         attempt_status = {"retrying": "failed", "lost": "cancelled"}.get(status, status)
-        _record_metrics(ctx, algorithms, project_id, role, attempt_status, result, started)
+        _record_metrics(
+            ctx, algorithms, project_id, role, attempt_status, result, started, n_records
+        )
         if status not in ("retrying", "lost"):  # the job itself has not ended
             ctx.metrics.job_status(status)
         if ctx.count_deliveries:
@@ -267,8 +278,9 @@ def _analyse(
         token.check()
         with ctx.db.scope() as session:
             fraction = done / total if total else 1.0
-            if not update_progress(session, job_id, fraction, stage, worker_id=WORKER_ID):
-                token.cancel("lost")
+            ours = update_progress(session, job_id, fraction, stage, worker_id=WORKER_ID)
+        if not ours:
+            token.cancel(stop_reason(ctx, job_id))
         token.check()
 
     result = run_analysis(data, algorithms, params, progress=progress)
@@ -281,8 +293,8 @@ def _analyse(
                 session, project_id, job_id, result, replace=replaces_project_results(parameters)
             )
             finish_job(session, job_id, results_summary(result), worker_id=WORKER_ID)
-    except ConflictError:
-        raise JobCancelled("lost") from None
+    except ConflictError:  # cancelled or taken over while the analysis ran
+        raise JobCancelled(stop_reason(ctx, job_id)) from None
     ctx.cache.invalidate_project(project_id)
     return result
 
@@ -291,8 +303,9 @@ def _stopped(ctx: JobContext, job_id: str, reason: str) -> str:
     if reason == "timeout":
         _end(ctx, job_id, fail_job, f"timeout: the analysis ran past {ctx.timeout_s:g} s")
         return "failed"
-    if reason == "cancelled":
+    if reason == "cancelled":  # ended already when the API or recovery cancelled it
         _end(ctx, job_id, cancel_job)
+        logger.info("job %s cancelled: its analysis stopped, nothing stored", job_id)
         return "cancelled"
     logger.warning("job %s is no longer held by %s; its attempt stops", job_id, WORKER_ID)
     return "lost"
@@ -326,11 +339,14 @@ def _record_metrics(
     status: str,
     result: Any,
     started: float,
+    project_records: int,
 ) -> None:
+    """``project_records`` sizes a run without a result (failed, cancelled); a completed
+    one is sized by the records it analysed."""
     elapsed = time.perf_counter() - started
     timings = result.meta["timings_s"] if result is not None else {}
     accuracy = result.meta["pattern_accuracy_by_algorithm"] if result is not None else {}
-    n_records = result.meta["n_records"] if result is not None else 0
+    n_records = result.meta["n_records"] if result is not None else project_records
     for name in algorithms:
         rules = [r for r in result.rules if r.algorithm == name] if result is not None else []
         patterns = [p for p in result.patterns if p.algorithm == name] if result else []

@@ -58,7 +58,9 @@ def main() -> int:
         worker.broker, queues={QUEUE}, worker_threads=worker.settings.worker_threads
     )
     consumer.start()
-    logger.info("worker_process_ready", pid=os.getpid(), threads=worker.settings.worker_threads)
+    # The thread count the consumer really runs (BL_WORKER_THREADS or tuning.env): operators
+    # and tests read it here rather than trusting the configuration.
+    logger.info("worker_process_ready", pid=os.getpid(), threads=consumer.worker_threads)
     reason = _wait(stop, parent)
     logger.info("worker_process_stopping", pid=os.getpid(), reason=reason)
     consumer.stop(timeout=SHUTDOWN_TIMEOUT_MS)

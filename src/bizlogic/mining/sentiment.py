@@ -10,6 +10,8 @@ one-sided Fisher/G test and are corrected together with Benjamini–Hochberg.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -135,7 +137,9 @@ def _rating_agreement(data: Dataset) -> Pattern | None:
     agree = np.zeros(ratings.shape[0], dtype=bool)
     for level, (low, high) in RATING_BANDS.items():
         agree |= (levels == level) & (ratings >= low) & (ratings <= high)
-    rho, p_value = stats.spearmanr(ratings, levels)
+    with warnings.catch_warnings():  # one sentiment or one rating: rho is NaN, stored as None
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        rho, p_value = stats.spearmanr(ratings, levels)
     per_sentiment = {}
     for c, name in enumerate(data.sentiment.categories):
         mask = (data.sentiment.codes == c) & ~np.isnan(data.rating)

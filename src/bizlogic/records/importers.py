@@ -233,6 +233,28 @@ def write_rejects(rejects: Iterable[Reject], path: Path | str) -> int:
     return count
 
 
+def why_no_records(source: Path | str, fmt: str) -> str:
+    """Why a file read as ``fmt`` gave neither a record nor a reject, for an error message."""
+    with Path(source).open("rb") as handle:
+        head = _strip_bom(handle.read(SNIFF_BYTES)).lstrip()
+    if not head:
+        return "the file is empty"
+    if fmt in JSON_ARRAY_FORMATS and head[:1] == b"[" and head[1:].lstrip()[:1] == b"]":
+        return "the JSON array is empty"
+    if fmt == "labelstudio-json":
+        if not is_task(_first_element_keys(head)):
+            return (
+                "the array's objects are not Label Studio tasks (no 'data' / 'annotations' "
+                "keys); drop --format labelstudio (HTTP: format=json)"
+            )
+        return "no task has an annotation (an unlabelled task has an empty 'annotations' list)"
+    if fmt in ("labelstudio-json-min", "labelstudio-csv"):
+        return "no row is an annotation (no annotation_id, annotator or answer)"
+    if fmt == "csv":
+        return "the CSV file has a header but no rows"
+    return "the file holds no records"
+
+
 # --- format detection -----------------------------------------------------------------
 
 
@@ -271,7 +293,8 @@ def _detect(suffix: str, head: bytes, name: str) -> str:
             return _csv_variant(head)
     raise ValueError(
         f"cannot detect the format of {name}: expected a .json, .jsonl, .ndjson or .csv file, "
-        "a JSON array, one JSON object per line or a CSV header; pass fmt explicitly"
+        "a JSON array, one JSON object per line or a CSV header; name the format with "
+        "--format (HTTP: format)"
     )
 
 
@@ -348,12 +371,14 @@ def _resolve_format(origin: _Source, options: ImportOptions) -> str:
     elif fmt == "labelstudio":
         fmt = _labelstudio_variant(origin.suffix, origin.head, origin.name)
     if options.csv_mapping is not None and fmt != "csv":
-        raise ValueError(f"csv_mapping applies to CSV files, but {origin.name} is read as {fmt}")
+        raise ValueError(
+            f"--csv-map (HTTP: csv_map) applies to CSV files, but {origin.name} is read as {fmt}"
+        )
     first = origin.head.lstrip()[:1]
     if fmt in JSON_ARRAY_FORMATS and first not in (b"[", b""):
         raise ValueError(
             f"{origin.name} is not a JSON array (it starts with {first.decode('latin-1')!r}); "
-            "use fmt='jsonl' for one object per line"
+            "use --format jsonl (HTTP: format=jsonl) for one object per line"
         )
     return fmt
 
@@ -655,8 +680,8 @@ def _column_plan(header: list[str], mapping: dict[str, str], name: str) -> dict[
         if column is not None:
             if column not in index:
                 raise ValueError(
-                    f"{name}: csv_mapping maps {record_field!r} to column {column!r}, "
-                    f"which is not in the header ({', '.join(header)})"
+                    f"{name}: --csv-map (HTTP: csv_map) maps {record_field!r} to column "
+                    f"{column!r}, which is not in the header ({', '.join(header)})"
                 )
             plan[record_field] = index[column]
         elif record_field in index:
@@ -664,7 +689,7 @@ def _column_plan(header: list[str], mapping: dict[str, str], name: str) -> dict[
     if "text" not in plan:
         raise ValueError(
             f"{name}: the CSV header has no 'text' column ({', '.join(header)}); "
-            "map one with csv_mapping={'text': <column>}"
+            "map one with --csv-map text=COLUMN (HTTP: csv_map)"
         )
     return plan
 

@@ -162,7 +162,11 @@ def task_text(data: Any, text_key: str) -> Any:
     detail = (
         f"{len(strings)} string values ({', '.join(strings)})" if strings else "no string value"
     )
-    raise RecordError("text", f"task data has no {text_key!r} value and {detail}; set text_key")
+    raise RecordError(
+        "text",
+        f"task data has no {text_key!r} value and {detail}; "
+        "name the key with --text-key (HTTP: text_key)",
+    )
 
 
 def _answers_from_result(result: Any, controls: ControlMap) -> dict[str, Any]:
@@ -205,7 +209,7 @@ def _put(
         raise RecordError(
             target,
             f"controls {previous!r} and {name!r} both map to {target}; "
-            "map one of them to 'ignore' in class_controls",
+            "map one of them to 'ignore' with --control NAME=ignore (HTTP: control)",
         )
     # The same control twice (per-region answers): the first answer is kept.
 

@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bizlogic.store.db import make_engine, safe_url
@@ -89,9 +89,26 @@ def downgrade(url: str | URL, revision: str) -> None:
     _run(url, command.downgrade, revision)
 
 
+def _require_sqlite_file(url: str | URL) -> None:
+    """Opening a SQLite URL creates the file (and its directory): an inspection must not."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if not path.is_file():
+        raise MigrationError(f"no database at {path}; create it with `bizlogic db upgrade`")
+
+
 def current(url: str | URL) -> str | None:
-    """The revision the database is at, or ``None`` when it was never migrated."""
+    """The revision the database is at, or ``None`` when it was never migrated.
+
+    Read-only: a SQLite file that does not exist is an error, never created.
+    """
     with _explained(url):
+        _require_sqlite_file(url)
         engine = make_engine(url, pooled=False)
         try:
             with engine.connect() as connection:

@@ -198,20 +198,20 @@ async def job_status(
 
 
 def _cancel(state: AppState, job_id: str, principal: Principal) -> dict[str, Any]:
+    """The database record is the signal, whatever the mode: a worker in another process
+    (Redis mode) learns of it at its next progress report or heartbeat and stops without
+    storing anything; the embedded runner's token only makes that immediate."""
     job = _job(state, job_id, principal)
-    if job["status"] == "running":
-        state.runner.cancel(job_id)  # the job stops at its next progress check
-        return {"job_id": job_id, "status": "cancelling"}
     try:
         with state.db.scope() as session:
-            cancelled = cancel_job(session, job_id)
-            status = cancelled.status
+            cancel_job(session, job_id)
     except ConflictError as exc:
         raise ApiError(409, ErrorCode.CONFLICT, str(exc)) from None
     except NotFoundError as exc:
         raise ApiError(404, ErrorCode.NOT_FOUND, str(exc)) from None
     state.runner.cancel(job_id)
-    return {"job_id": job_id, "status": status}
+    # A running analysis still has to reach its next check before it stops.
+    return {"job_id": job_id, "status": "cancelling" if job["status"] == "running" else "cancelled"}
 
 
 @router.delete("/jobs/{job_id}", status_code=202)

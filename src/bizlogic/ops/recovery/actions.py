@@ -84,15 +84,27 @@ def plan_restart(ctx: ActionContext) -> dict[str, Any]:
     ours = set(split_units(ctx.settings.service_units))
     if ctx.failure_type in SERVER_FAILURES and set(units) <= ours:
         raise Refused(
-            f"the watcher cannot reach the server itself: restarting bizlogic's own units "
-            f"cannot fix that; name the server's unit in BL_RECOVERY_RESTART_UNITS "
-            f"({ctx.failure_type}=UNIT) to restart it"
+            f"{_server_state(ctx)}: restarting bizlogic's own units "
+            f"({', '.join(units) or 'none named'}) cannot fix that; name the server's unit "
+            f"in BL_RECOVERY_RESTART_UNITS ({ctx.failure_type}=UNIT) to restart it"
         )
     return {
         "commands": [shlex.join(c) for c in commands],
         "units": units,
         "health_check": bool(units) and set(units) <= ours,
     }
+
+
+def _server_state(ctx: ActionContext) -> str:
+    """What this process's own check saw of the server, for the refusal to state it."""
+    server = "the database" if ctx.failure_type == "database_connection" else "Redis"
+    details = ctx.observation.details
+    if not ctx.observation.failing:
+        if details.get("configured") is False:
+            return f"{server} is not configured here (BL_REDIS_URL is empty)"
+        return f"{server} answers from this host, so the failure lies elsewhere"
+    error = details.get("error")
+    return f"{server} is unreachable from this host" + (f" ({error})" if error else "")
 
 
 def run_restart(ctx: ActionContext, plan: dict[str, Any]) -> dict[str, Any]:

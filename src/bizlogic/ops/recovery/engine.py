@@ -128,7 +128,8 @@ class Recovery:
             # process can see failing, so that the fix can also be verified here.
             note(None, "unconfirmed", details={"observation": observation.details})
             return self._done(outcome, "unconfirmed", "the check does not confirm the alert")
-        notified = planned = False
+        notified = planned = ran = False
+        refusals: list[str] = []  # "action: reason", so the outcome states the real causes
         for action in self.config.chains[failure_type]:
             impl = REGISTRY[action]
             ctx = ActionContext(
@@ -144,6 +145,7 @@ class Recovery:
                     action=action,
                     reason=str(refusal),
                 )
+                refusals.append(f"{action}: {refusal}")
                 continue
             if dry:
                 note(action, "dry_run", details={"plan": plan, "observation": observation.details})
@@ -158,6 +160,7 @@ class Recovery:
                     outcome, note, failure_type, trigger, reason, window, "budget"
                 )
             event = note(action, "running", details={"plan": plan})
+            ran = True
             assert event is not None
             logger.warning(
                 "recovery_action", failure_type=failure_type, action=action, trigger=trigger
@@ -194,11 +197,17 @@ class Recovery:
             return self._done(
                 outcome,
                 "unresolved",
-                "dry run: every action of the chain refused; act mode would notify an admin",
+                f"dry run: every action of the chain refused ({'; '.join(refusals)}); "
+                "act mode would notify an admin",
             )
         if notified:
             return self._done(outcome, "unresolved", "the chain ran out; an admin was notified")
-        reason = f"{failure_type}: every action of the chain ran and the condition persists"
+        refused = "; ".join(refusals)
+        if refusals and not ran:
+            reason = f"{failure_type}: every action of the chain refused ({refused})"
+        else:
+            reason = f"{failure_type}: every action of the chain ran and the condition persists"
+            reason += f" (refused: {refused})" if refusals else ""
         return self._escalate(outcome, note, failure_type, trigger, reason, window, "chain")
 
     def _verify(self, failure_type: str) -> tuple[bool, Observation]:
