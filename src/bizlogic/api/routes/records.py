@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -43,24 +44,20 @@ def _format(content_type: str | None, requested: str | None) -> str:
     return _CONTENT_TYPES.get(media, "auto")
 
 
-async def _read_body(request: Request, limit_bytes: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit_bytes:
-        raise ApiError(
-            413, ErrorCode.INVALID_REQUEST, "request body too large", {"limit_bytes": limit_bytes}
-        )
-    chunks, size = [], 0
+async def _body_chunks(request: Request, limit_bytes: int) -> AsyncIterator[bytes]:
+    """The body as it arrives; 413 once it passes the limit (a declared Content-Length
+    over it was already refused by api/body_limits.py)."""
+    size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit_bytes:
-            raise ApiError(
-                413,
-                ErrorCode.INVALID_REQUEST,
-                "request body too large",
-                {"limit_bytes": limit_bytes},
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+            details = {"limit_bytes": limit_bytes}
+            raise ApiError(413, ErrorCode.INVALID_REQUEST, "request body too large", details)
+        yield chunk
+
+
+async def _read_body(request: Request, limit_bytes: int) -> bytes:
+    return b"".join([chunk async for chunk in _body_chunks(request, limit_bytes)])
 
 
 class _Upload(io.RawIOBase):
@@ -87,17 +84,8 @@ async def _spool_body(request: Request, limit_bytes: int, directory: Path) -> IO
     """
     # Closed by the caller's with-block, or below when the body is refused.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, dir=directory)  # noqa: SIM115
-    size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit_bytes:
-                raise ApiError(
-                    413,
-                    ErrorCode.INVALID_REQUEST,
-                    "request body too large",
-                    {"limit_bytes": limit_bytes},
-                )
+        async for chunk in _body_chunks(request, limit_bytes):
             spool.write(chunk)
     except BaseException:
         spool.close()
