@@ -23,6 +23,7 @@ import orjson
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.mining.model import Condition, Rule
 from bizlogic.records.nesting import NestingTooDeep, check_nesting
+from bizlogic.store.results import INT_MEASURES
 
 YAML_TIMEOUT_S = 90
 MAX_INT = 2**31 - 1  # INTEGER columns on PostgreSQL and SQLite alike
@@ -30,15 +31,6 @@ MAX_INT = 2**31 - 1  # INTEGER columns on PostgreSQL and SQLite alike
 MAX_CHARS = {"algorithm": 64, "rule_type": 64, "condition": 1_000, "example": 2_000}
 MAX_CONDITIONS = 16
 MAX_EXAMPLES = 50
-_COUNTS = (
-    "support_count",
-    "antecedent_count",
-    "consequent_count",
-    "n_records",
-    "holdout_support_count",
-    "holdout_antecedent_count",
-    "validation_antecedent_count",
-)
 _FRACTIONS = ("support", "confidence", "p_value", "q_value", "holdout_confidence",
               "validation_confidence", "score")  # fmt: skip
 _FINITE = ("leverage", "npmi")
@@ -129,7 +121,7 @@ def rule_problems(rule: Rule) -> list[tuple[str, str]]:
     for i, condition in enumerate(rule.conditions[:MAX_CONDITIONS]):
         problems.extend(_condition_problems(f"conditions[{i}]", condition))
     problems.extend(_condition_problems("consequent", rule.consequent))
-    for name in _COUNTS:
+    for name in INT_MEASURES:
         value = getattr(rule, name)
         if value is None and name.startswith(("holdout", "validation")):
             continue
@@ -157,7 +149,7 @@ def rule_problems(rule: Rule) -> list[tuple[str, str]]:
 
 def _typed_ints(item: dict[str, Any]) -> dict[str, Any]:
     """Counts must arrive as integers: int("7") or int(7.9) would hide a broken file."""
-    for name in _COUNTS:
+    for name in INT_MEASURES:
         value = item.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name}: expected an integer, got {type(value).__name__}")

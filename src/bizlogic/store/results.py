@@ -46,7 +46,7 @@ from bizlogic.store.projects import get_or_create_project, touch_project
 from bizlogic.store.tables import AnalysisJob, InsightRow, PatternRow, RuleRow
 
 _DELETE_CHUNK = 500
-_INT_MEASURES = (
+INT_MEASURES = (  # the rule counts stored as INTEGER columns
     "support_count",
     "antecedent_count",
     "consequent_count",
@@ -135,7 +135,7 @@ def _rule_values(rule: Rule) -> dict[str, Any]:
     values["examples"] = [str(e) for e in data["examples"]]
     values["algorithms"] = [str(a) for a in data["algorithms"]]
     # Mining hands out numpy scalars; database drivers want plain Python numbers.
-    for name in _INT_MEASURES:
+    for name in INT_MEASURES:
         values[name] = None if data[name] is None else int(data[name])
     for name in _FLOAT_MEASURES:
         values[name] = None if data[name] is None else float(data[name])

@@ -8,7 +8,6 @@ acting recovery process takes the pending detections up (docs/operations.md).
 
 from __future__ import annotations
 
-import hmac
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 
 from bizlogic.api.auth import Permission, Principal, require_host_wide
 from bizlogic.api.errors import ApiError, ErrorCode
+from bizlogic.api.shared_secret import bearer_matches
 from bizlogic.api.state import AppState, app_state
 from bizlogic.ops.recovery import history
 from bizlogic.ops.recovery.alerts import AlertmanagerPayload, take_in
@@ -39,10 +39,7 @@ def _check_webhook_secret(state: AppState, authorization: str | None) -> None:
             "the alert webhook is disabled: BL_WEBHOOK_TOKEN is not set",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), secret.get_secret_value().encode()
-    ):
+    if not bearer_matches(secret, authorization):
         raise ApiError(
             401,
             ErrorCode.UNAUTHORIZED,
