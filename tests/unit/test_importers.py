@@ -372,7 +372,7 @@ def test_csv_mapping_is_refused_for_other_formats(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as caught:
         iter_import(path, ImportOptions(csv_mapping={"text": "Body"}))
     assert str(caught.value) == (
-        f"--csv-map (HTTP: csv_map) applies to CSV files, but {path} is read as jsonl"
+        f"--csv-map (HTTP: csv_map) applies to CSV/TSV files, but {path} is read as jsonl"
     )
 
 
@@ -383,7 +383,7 @@ def test_csv_mapping_is_refused_for_other_formats(tmp_path: Path) -> None:
     ("kwargs", "message"),
     [
         ({"fmt": "xml"}, "unknown format 'xml'; expected one of auto, labelstudio, json, jsonl, "
-         "csv, labelstudio-json, labelstudio-json-min, labelstudio-csv"),
+         "csv, tsv, labelstudio-json, labelstudio-json-min, labelstudio-csv, labelstudio-tsv"),
         ({"csv_mapping": {"body": "Body"}}, "csv_mapping: 'body' is not a record field; fields: "
          "id, project_id, text, sentiment, rating, label, annotator, task_id, lead_time, status, "
          "created_at, keywords"),
@@ -432,9 +432,8 @@ def test_undetectable_format_is_a_clear_error(name: str, head: bytes) -> None:
     with pytest.raises(ValueError) as caught:
         detect_format(head, name)
     assert str(caught.value) == (
-        f"cannot detect the format of {name}: expected a .json, .jsonl, .ndjson or .csv file, "
-        "a JSON array, one JSON object per line or a CSV header; "
-        "name the format with --format (HTTP: format)"
+        f"cannot detect the format of {name}: expected a JSON array, one JSON object per line, "
+        "or a CSV/TSV header line; name the format with --format (HTTP: format)"
     )
 
 

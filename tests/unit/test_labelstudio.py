@@ -118,7 +118,7 @@ def test_labelstudio_format_refuses_json_lines(tmp_path: Path) -> None:
     path.write_text('{"data": {"text": "x"}}\n')
     with pytest.raises(ValueError) as caught:
         iter_import(path, ImportOptions(fmt="labelstudio"))
-    assert str(caught.value) == f"{path}: Label Studio exports are JSON arrays or CSV files"
+    assert str(caught.value) == f"{path}: Label Studio exports are JSON arrays or CSV/TSV files"
 
 
 # --- full-export rules, on hand-built tasks -----------------------------------------------

@@ -1,4 +1,4 @@
-"""Streaming record importers: JSON arrays, JSONL, CSV and Label Studio exports.
+"""Streaming record importers: JSON arrays, JSONL, CSV/TSV and Label Studio exports.
 
 Every format is read as bytes and decoded one line, row or array element at a
 time, so a 1 GB file imports in bounded memory and one bad line becomes a
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import os
@@ -28,6 +29,7 @@ import orjson
 from bizlogic.records.labelstudio import (
     ControlMap,
     Skip,
+    data_columns,
     is_min_row,
     is_task,
     mapping_from_row,
@@ -40,12 +42,18 @@ FORMATS = (
     "json",
     "jsonl",
     "csv",
+    "tsv",
     "labelstudio-json",
     "labelstudio-json-min",
     "labelstudio-csv",
+    "labelstudio-tsv",
 )
 REQUESTABLE_FORMATS = ("auto", "labelstudio", *FORMATS)
 JSON_ARRAY_FORMATS = ("json", "labelstudio-json", "labelstudio-json-min")
+# Delimited formats and their delimiter. Label Studio's "TSV" export is tab-separated text,
+# and files are often named .csv whatever they hold, so the header line decides.
+DELIMITERS = {"csv": ",", "tsv": "\t", "labelstudio-csv": ",", "labelstudio-tsv": "\t"}
+_TAB_TWIN = {"csv": "tsv", "labelstudio-csv": "labelstudio-tsv"}
 
 SNIFF_BYTES = 256 * 1024  # head read for format detection
 MAX_LINE_BYTES = 16 * 1024 * 1024  # longer physical lines are rejected, not buffered
@@ -146,13 +154,34 @@ class ImportStream(Iterator["Record | Reject"]):
         self.skipped_cancelled = 0
         origin = _Source(source)
         self.format = _resolve_format(origin, options)
+        self._columns = _flat_export_columns(self.format, origin)
+        self._controls = ControlMap(options.class_controls)
         self._stream, self._owned = origin.open()
         try:
-            outcomes = _PIPELINES[self.format](self._stream, options, origin.name)
+            outcomes = _PIPELINES[self.format](self._stream, options, origin.name, self._controls)
         except BaseException:
             self._release()
             raise
         self._items = self._validate(outcomes)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the reader did that the user may not expect (complete once the stream ends)."""
+        controls = self._controls
+        kept = [
+            column
+            for column in data_columns(self._columns, controls, self.options.text_key)
+            if column in controls.as_data
+        ]
+        kept.sort(key=lambda column: column not in controls.answered)  # mixed columns first
+        if not kept:
+            return []
+        listed = ", ".join(kept[:10]) + (", …" if len(kept) > 10 else "")
+        return [
+            f"columns read as task data, not answers: {listed}. A single-choice answer is a "
+            "plain string in this export, so a Choices control among them must be named: "
+            f"--control {kept[0]}=label (HTTP: control={kept[0]}=label)"
+        ]
 
     def __next__(self) -> Record | Reject:
         return next(self._items)
@@ -248,10 +277,10 @@ def why_no_records(source: Path | str, fmt: str) -> str:
                 "keys); drop --format labelstudio (HTTP: format=json)"
             )
         return "no task has an annotation (an unlabelled task has an empty 'annotations' list)"
-    if fmt in ("labelstudio-json-min", "labelstudio-csv"):
+    if fmt in ("labelstudio-json-min", "labelstudio-csv", "labelstudio-tsv"):
         return "no row is an annotation (no annotation_id, annotator or answer)"
-    if fmt == "csv":
-        return "the CSV file has a header but no rows"
+    if fmt in ("csv", "tsv"):
+        return "the file has a header line but no rows"
     return "the file holds no records"
 
 
@@ -281,7 +310,7 @@ def _detect(suffix: str, head: bytes, name: str) -> str:
     first = head.lstrip()[:1]
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
-    if suffix == ".csv":
+    if suffix in (".csv", ".tsv"):
         return _csv_variant(head)
     if first == b"[" or (suffix == ".json" and not first):
         return _json_variant(head)
@@ -292,9 +321,8 @@ def _detect(suffix: str, head: bytes, name: str) -> str:
         if cells is not None and (len(cells) >= 2 or "text" in cells):
             return _csv_variant(head)
     raise ValueError(
-        f"cannot detect the format of {name}: expected a .json, .jsonl, .ndjson or .csv file, "
-        "a JSON array, one JSON object per line or a CSV header; name the format with "
-        "--format (HTTP: format)"
+        f"cannot detect the format of {name}: expected a JSON array, one JSON object per "
+        "line, or a CSV/TSV header line; name the format with --format (HTTP: format)"
     )
 
 
@@ -306,8 +334,8 @@ def _labelstudio_variant(suffix: str, head: bytes, name: str) -> str:
             "labelstudio-json-min" if is_min_row(keys) and not is_task(keys) else "labelstudio-json"
         )
     if first == b"{":
-        raise ValueError(f"{name}: Label Studio exports are JSON arrays or CSV files")
-    return "labelstudio-csv"
+        raise ValueError(f"{name}: Label Studio exports are JSON arrays or CSV/TSV files")
+    return "labelstudio-tsv" if _delimiter(head) == "\t" else "labelstudio-csv"
 
 
 def _json_variant(head: bytes) -> str:
@@ -321,7 +349,17 @@ def _json_variant(head: bytes) -> str:
 
 def _csv_variant(head: bytes) -> str:
     cells = _header_cells(head)
-    return "labelstudio-csv" if cells is not None and is_min_row(set(cells)) else "csv"
+    fmt = "labelstudio-csv" if cells is not None and is_min_row(set(cells)) else "csv"
+    return _TAB_TWIN[fmt] if _delimiter(head) == "\t" else fmt
+
+
+def _delimiter(head: bytes) -> str:
+    """Tab when the header line splits into more cells at tabs than at commas."""
+    line = head.split(b"\n", 1)[0]
+    if b"\t" not in line:
+        return ","
+    by_tab, by_comma = _split_header(line, "\t"), _split_header(line, ",")
+    return "\t" if by_tab and len(by_tab) > len(by_comma or []) else ","
 
 
 def _first_element_keys(head: bytes) -> set[str]:
@@ -353,9 +391,13 @@ def _first_element_keys(head: bytes) -> set[str]:
 
 def _header_cells(head: bytes) -> list[str] | None:
     line = head.split(b"\n", 1)[0]
+    return _split_header(line, _delimiter(head))
+
+
+def _split_header(line: bytes, delimiter: str) -> list[str] | None:
     try:
         text = line.decode("utf-8")
-        cells = next(csv.reader([text]), [])
+        cells = next(csv.reader([text], delimiter=delimiter), [])
     except (UnicodeDecodeError, csv.Error):
         return None
     cleaned = [cell.strip() for cell in cells]
@@ -368,11 +410,16 @@ def _resolve_format(origin: _Source, options: ImportOptions) -> str:
         fmt = _detect(origin.suffix, origin.head, origin.name)
         if fmt == "labelstudio-csv" and options.csv_mapping is not None:
             fmt = "csv"  # a mapping says the caller wants the generic CSV reader
+        elif fmt == "labelstudio-tsv" and options.csv_mapping is not None:
+            fmt = "tsv"
     elif fmt == "labelstudio":
         fmt = _labelstudio_variant(origin.suffix, origin.head, origin.name)
-    if options.csv_mapping is not None and fmt != "csv":
+    elif fmt in _TAB_TWIN and _delimiter(origin.head) == "\t":
+        fmt = _TAB_TWIN[fmt]  # "csv" names the family; a tab-separated header decides
+    if options.csv_mapping is not None and fmt not in ("csv", "tsv"):
         raise ValueError(
-            f"--csv-map (HTTP: csv_map) applies to CSV files, but {origin.name} is read as {fmt}"
+            f"--csv-map (HTTP: csv_map) applies to CSV/TSV files, but {origin.name} is read "
+            f"as {fmt}"
         )
     first = origin.head.lstrip()[:1]
     if fmt in JSON_ARRAY_FORMATS and first not in (b"[", b""):
@@ -381,6 +428,14 @@ def _resolve_format(origin: _Source, options: ImportOptions) -> str:
             "use --format jsonl (HTTP: format=jsonl) for one object per line"
         )
     return fmt
+
+
+def _flat_export_columns(fmt: str, origin: _Source) -> list[str]:
+    if fmt == "labelstudio-json-min":
+        return sorted(_first_element_keys(origin.head))
+    if fmt in ("labelstudio-csv", "labelstudio-tsv"):
+        return _header_cells(origin.head) or []
+    return []
 
 
 # --- byte sources -----------------------------------------------------------------------
@@ -593,7 +648,9 @@ def _json_array_values(stream: BinaryIO, max_depth: int) -> Iterator[Outcome]:
 # --- CSV ----------------------------------------------------------------------------------
 
 
-def _csv_rows(stream: BinaryIO) -> Iterator[tuple[int, list[str] | RecordError, str]]:
+def _csv_rows(
+    stream: BinaryIO, delimiter: str
+) -> Iterator[tuple[int, list[str] | RecordError, str]]:
     """Parsed rows with the physical line each starts on; blank lines are skipped.
 
     Lines are decoded one by one before the csv module sees them; a line that fails
@@ -616,7 +673,7 @@ def _csv_rows(stream: BinaryIO) -> Iterator[tuple[int, list[str] | RecordError, 
             consumed.append(text)
             yield text
 
-    reader = csv.reader(lines(), strict=True)
+    reader = csv.reader(lines(), strict=True, delimiter=delimiter)
     last = 0
     while True:
         consumed.clear()
@@ -652,9 +709,7 @@ def _csv_header(
         if isinstance(cells, RecordError):
             raise ValueError(f"{name}: CSV header on line {number}: {cells}")
         if len(context.encode("utf-8")) > options.max_csv_header_bytes:
-            raise ValueError(
-                f"{name}: CSV header longer than {options.max_csv_header_bytes} bytes"
-            )
+            raise ValueError(f"{name}: CSV header longer than {options.max_csv_header_bytes} bytes")
         if len(cells) > options.max_csv_columns:
             raise ValueError(
                 f"{name}: CSV header has {len(cells)} columns; at most {options.max_csv_columns}"
@@ -695,9 +750,9 @@ def _column_plan(header: list[str], mapping: dict[str, str], name: str) -> dict[
 
 
 def _csv_table(
-    stream: BinaryIO, name: str, options: ImportOptions
+    stream: BinaryIO, name: str, options: ImportOptions, delimiter: str
 ) -> tuple[list[str], Iterator[tuple[int, list[str] | RecordError, str]]]:
-    rows = _csv_rows(stream)
+    rows = _csv_rows(stream, delimiter)
     return _csv_header(rows, name, options), rows
 
 
@@ -725,16 +780,26 @@ def _epoch_cells(row: dict[str, Any]) -> dict[str, Any]:
 # --- pipelines: bytes -> outcomes ---------------------------------------------------------
 
 
-def _plain_json(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
+def _plain_json(
+    stream: BinaryIO, options: ImportOptions, name: str, controls: ControlMap
+) -> Iterator[Outcome]:
     return _json_array_values(stream, options.max_depth)
 
 
-def _plain_jsonl(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
+def _plain_jsonl(
+    stream: BinaryIO, options: ImportOptions, name: str, controls: ControlMap
+) -> Iterator[Outcome]:
     return _jsonl_values(stream, options.max_depth)
 
 
-def _plain_csv(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
-    header, rows = _csv_table(stream, name, options)
+def _plain_csv(
+    stream: BinaryIO,
+    options: ImportOptions,
+    name: str,
+    controls: ControlMap,
+    delimiter: str = ",",
+) -> Iterator[Outcome]:
+    header, rows = _csv_table(stream, name, options, delimiter)
     plan = _column_plan(header, options.csv_mapping or {}, name)
 
     def outcomes() -> Iterator[Outcome]:
@@ -748,8 +813,9 @@ def _plain_csv(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[
     return outcomes()
 
 
-def _ls_json(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
-    controls = ControlMap(options.class_controls)
+def _ls_json(
+    stream: BinaryIO, options: ImportOptions, name: str, controls: ControlMap
+) -> Iterator[Outcome]:
     for index, task, context in _json_array_values(stream, options.max_depth):
         if isinstance(task, RecordError):
             yield index, task, context
@@ -776,15 +842,21 @@ def _ls_row(
         yield location, outcome, context
 
 
-def _ls_json_min(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
-    controls = ControlMap(options.class_controls)
+def _ls_json_min(
+    stream: BinaryIO, options: ImportOptions, name: str, controls: ControlMap
+) -> Iterator[Outcome]:
     for index, row, context in _json_array_values(stream, options.max_depth):
         yield from _ls_row(index, row, context, controls, options.text_key)
 
 
-def _ls_csv(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Outcome]:
-    header, rows = _csv_table(stream, name, options)
-    controls = ControlMap(options.class_controls)
+def _ls_csv(
+    stream: BinaryIO,
+    options: ImportOptions,
+    name: str,
+    controls: ControlMap,
+    delimiter: str = ",",
+) -> Iterator[Outcome]:
+    header, rows = _csv_table(stream, name, options, delimiter)
 
     def outcomes() -> Iterator[Outcome]:
         for number, cells, context in _checked_cells(header, rows):
@@ -797,13 +869,15 @@ def _ls_csv(stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[Out
     return outcomes()
 
 
-_PIPELINES: dict[str, Callable[[BinaryIO, ImportOptions, str], Iterator[Outcome]]] = {
+_PIPELINES: dict[str, Callable[[BinaryIO, ImportOptions, str, ControlMap], Iterator[Outcome]]] = {
     "json": _plain_json,
     "jsonl": _plain_jsonl,
     "csv": _plain_csv,
+    "tsv": functools.partial(_plain_csv, delimiter="\t"),
     "labelstudio-json": _ls_json,
     "labelstudio-json-min": _ls_json_min,
     "labelstudio-csv": _ls_csv,
+    "labelstudio-tsv": functools.partial(_ls_csv, delimiter="\t"),
 }
 
 

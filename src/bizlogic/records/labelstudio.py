@@ -12,7 +12,7 @@ import ast
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from enum import Enum
 from typing import Any
 
@@ -70,6 +70,8 @@ class ControlMap:
                 )
             explicit[name.casefold()] = target
         self._explicit = explicit
+        self.as_data: set[str] = set()  # flat-export columns read as task data somewhere
+        self.answered: set[str] = set()  # … and as answers somewhere
 
     def explicit(self, name: str) -> str | None:
         return self._explicit.get(name.casefold())
@@ -88,6 +90,14 @@ class ControlMap:
         data field, so only explicitly mapped columns, columns named sentiment, label or
         rating, and values shaped like Label Studio answers count as controls.
         """
+        found = self._column_target(name, value)
+        if found is not None:
+            self.answered.add(name)
+        elif not _blank(value):
+            self.as_data.add(name)
+        return found
+
+    def _column_target(self, name: str, value: Any) -> tuple[str, Any] | None:
         shaped = _answer_shape(value)
         target = self.explicit(name)
         if target == "ignore":
@@ -104,6 +114,15 @@ class ControlMap:
         if shaped is not None and "choices" in shaped:
             return "label", shaped["choices"]
         return None
+
+
+def data_columns(columns: Iterable[str], controls: ControlMap, text_key: str) -> list[str]:
+    """Columns of a JSON_MIN / CSV export that are neither metadata, the text, nor a known
+    control: task data, or a single-choice control whose answers look like plain text."""
+    known = META_COLUMNS | set(CANCEL_KEYS) | {text_key, "sentiment", "label", "rating"}
+    return [
+        column for column in columns if column not in known and controls.explicit(column) is None
+    ]
 
 
 def annotator_of(value: Any) -> str | None:

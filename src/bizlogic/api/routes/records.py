@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -15,33 +14,42 @@ from fastapi.concurrency import run_in_threadpool
 from bizlogic.api.auth import Permission, Principal, require_project
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
-from bizlogic.records.importers import ImportOptions, Reject, iter_import
-from bizlogic.records.schema import Record
-from bizlogic.records.tokenizer import Tokenizer
-from bizlogic.store.annotations import upsert_records
+from bizlogic.records.import_request import ImportOptionError, import_options
+from bizlogic.records.importers import ImportOptions, Reject
+from bizlogic.store.ingest import StrictImportFailed, ingest
 from bizlogic.store.projects import validate_project_id
 from bizlogic.telemetry.logging import log_user_action
 
 router = APIRouter(prefix="/api/business-logic", tags=["records"])
 MAX_ERRORS_RETURNED = 100
-IMPORT_BATCH = 5_000  # records parsed, tokenised and written at a time
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024  # larger bodies go to a temporary file in BL_DATA_DIR
 EMPTY_PROBE_BYTES = 4096
-_SUFFIXES = {"jsonl": "jsonl", "csv": "csv"}  # format detection reads the upload's name
-_CONTENT_TYPES = {
-    "application/json": "auto",
-    "application/x-ndjson": "jsonl",
-    "application/jsonl": "jsonl",
-    "application/ndjson": "jsonl",
-    "text/csv": "csv",
-}
+# Content types that say "delimited text" (Label Studio's download says application/.csv).
+# The content still decides comma or tab, and plain or Label Studio; JSON is told by its
+# first byte whatever the header says (curl --data-binary sends a form type).
+_DELIMITED_TYPES = frozenset(
+    {
+        "text/csv",
+        "application/csv",
+        "application/.csv",
+        "text/tab-separated-values",
+        "text/tsv",
+        "application/.tsv",
+    }
+)
+_NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/ndjson"})
 
 
-def _format(content_type: str | None, requested: str | None) -> str:
-    if requested:
-        return requested
+def _upload_name(content_type: str | None, head: bytes) -> str:
+    """The name format detection sees: 'body', with a suffix only where the content type
+    settles what the first bytes cannot (a one-column CSV, NDJSON)."""
     media = (content_type or "").split(";")[0].strip().lower()
-    return _CONTENT_TYPES.get(media, "auto")
+    first = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if media in _NDJSON_TYPES:
+        return "body.jsonl"
+    if media in _DELIMITED_TYPES and first not in (b"[", b"{"):
+        return "body.csv"
+    return "body"
 
 
 async def _body_chunks(request: Request, limit_bytes: int) -> AsyncIterator[bytes]:
@@ -94,76 +102,33 @@ async def _spool_body(request: Request, limit_bytes: int, directory: Path) -> IO
     return spool
 
 
-@dataclass
-class _Tally:
-    received: int = 0
-    rejected: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _store_batch(
-    session: Any, project_id: str, batch: list[Record], tokenizer: Tokenizer, tally: _Tally
-) -> None:
-    tokens = [tokenizer.record_tokens(r.text, r.keywords) for r in batch]
-    result = upsert_records(session, project_id, batch, tokens)
-    tally.inserted += result.inserted
-    tally.updated += result.updated
-    # Re-submitted records whose content did not change count as "unchanged".
-    tally.unchanged += len({r.id for r in batch}) - result.inserted - result.updated
-    batch.clear()
-
-
 def _import(
-    state: AppState, project_id: str, upload: _Upload, options: ImportOptions, strict: bool
+    state: AppState,
+    project_id: str,
+    upload: _Upload,
+    options: ImportOptions,
+    strict: bool,
 ) -> dict[str, Any]:
     """Read and store in batches, in one transaction: a bad document or a strict
     import with a bad row rolls everything back."""
-    tally = _Tally()
-    tokenizer = Tokenizer()
-    batch: list[Record] = []
-    with state.db.scope() as session:
-        try:
-            importer = iter_import(upload, options)
-            for item in importer:
-                tally.received += 1
-                if isinstance(item, Reject):
-                    tally.rejected += 1
-                    if len(tally.errors) < MAX_ERRORS_RETURNED:
-                        tally.errors.append(item.to_dict())
-                elif not (strict and tally.rejected):  # strict: only count once a row failed
-                    batch.append(item)
-                    if len(batch) >= IMPORT_BATCH:
-                        _store_batch(session, project_id, batch, tokenizer, tally)
-        except ValueError as exc:
-            raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
-        summary = {
-            "project_id": project_id,
-            "format": importer.format,
-            "received": tally.received,
-            "rejected": tally.rejected,
-            "skipped_cancelled": importer.skipped_cancelled,
-            "errors": tally.errors,
-        }
-        if strict and tally.rejected:
-            raise ApiError(
-                422,
-                ErrorCode.INVALID_REQUEST,
-                f"strict import: {tally.rejected} bad row(s); nothing was imported",
-                {**summary, "imported": 0, "updated": 0},
-            )
-        if batch:
-            _store_batch(session, project_id, batch, tokenizer, tally)
+    errors: list[dict[str, Any]] = []
+
+    def keep(reject: Reject) -> None:
+        if len(errors) < MAX_ERRORS_RETURNED:
+            errors.append(reject.to_dict())
+
+    try:
+        with state.db.scope() as session:
+            tally = ingest(session, project_id, upload, options, strict=strict, on_reject=keep)
+    except ValueError as exc:
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
+    except StrictImportFailed as exc:
+        summary = {"project_id": project_id, **exc.tally.as_dict(), "errors": errors}
+        summary.update(imported=0, updated=0, unchanged=0)
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc), summary) from None
     if tally.inserted or tally.updated:
         state.cache.invalidate_project(project_id)
-    return {
-        **summary,
-        "imported": tally.inserted,
-        "updated": tally.updated,
-        "unchanged": tally.unchanged,
-    }
+    return {"project_id": project_id, **tally.as_dict(), "errors": errors}
 
 
 @router.post("/projects/{project_id}/records", status_code=200)
@@ -172,12 +137,17 @@ async def import_records(
     request: Request,
     state: Annotated[AppState, Depends(app_state)],
     principal: Annotated[Principal, Depends(require_project(Permission.IMPORT_DATA))],
-    fmt: Annotated[
-        str | None, Query(alias="format", pattern="^(auto|json|jsonl|csv|labelstudio)$")
-    ] = None,
+    fmt: Annotated[str | None, Query(alias="format")] = None,
     strict: bool = False,
+    control: Annotated[list[str] | None, Query()] = None,
+    text_key: str = "text",
+    csv_map: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
-    """Import records (JSON array, NDJSON, CSV, Label Studio); idempotent on record id."""
+    """Import records (JSON array, NDJSON, CSV/TSV, Label Studio); idempotent on record id.
+
+    The same options as `bizlogic import`: `format`, `strict`, `control=NAME=TARGET` and
+    `csv_map=FIELD=COLUMN` (repeatable), `text_key`. The format is read from the content.
+    """
     try:
         validate_project_id(project_id)
     except ValueError as exc:
@@ -185,17 +155,27 @@ async def import_records(
     spool = await _spool_body(
         request, state.settings.max_upload_mb * 1024 * 1024, state.settings.data_dir
     )
-    options = ImportOptions(
-        fmt=_format(request.headers.get("content-type"), fmt),
-        max_depth=state.settings.max_json_depth,
-        max_csv_columns=state.settings.max_csv_columns,
-        max_csv_header_bytes=state.settings.max_csv_header_kb * 1024,
-    )
+    settings = state.settings
+    try:
+        options = import_options(
+            fmt or "auto",
+            csv_map,
+            control,
+            text_key,
+            max_depth=settings.max_json_depth,
+            max_csv_columns=settings.max_csv_columns,
+            max_csv_header_bytes=settings.max_csv_header_kb * 1024,
+        )
+    except ImportOptionError as exc:
+        raise ApiError(
+            422, ErrorCode.INVALID_REQUEST, str(exc), {"parameter": exc.option}
+        ) from None
     with spool:
-        if not spool.read(EMPTY_PROBE_BYTES).strip() and not spool.read(1):
+        head = spool.read(EMPTY_PROBE_BYTES)
+        if not head.strip() and not spool.read(1):
             raise ApiError(422, ErrorCode.INVALID_REQUEST, "body: empty upload")
         spool.seek(0)
-        upload = _Upload(spool, f"upload.{_SUFFIXES.get(options.fmt, 'json')}")
+        upload = _Upload(spool, _upload_name(request.headers.get("content-type"), head))
         result = await run_in_threadpool(_import, state, project_id, upload, options, strict)
     log_user_action(
         principal.user_id,
