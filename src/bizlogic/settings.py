@@ -9,10 +9,22 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bizlogic.overrides_file import OverridesError, env_name, overrides_path, parse_overrides
+
+__all__ = [
+    "OverridesError",
+    "Settings",
+    "check_overrides",
+    "describe_invalid",
+    "env_name",
+    "get_settings",
+    "read_overrides",
+]
 
 
 def _default_data_dir() -> Path:
@@ -29,7 +41,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None  # unset → generated into data_dir (0600)
     log_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = "json"
+    # auto: readable on a terminal, JSON lines when piped or run by systemd
+    log_format: Literal["auto", "json", "console"] = "auto"
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_backup_count: int = Field(default=5, ge=0)
     auto_migrate: bool = True
@@ -114,6 +127,24 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Highest first: arguments, the environment, the tuner's overrides file, defaults."""
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TuningOverrides(settings_cls),
+            file_secret_settings,
+        )
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -126,19 +157,57 @@ class Settings(BaseSettings):
         return not self.redis_url
 
 
+class TuningOverrides(PydanticBaseSettingsSource):
+    """The overrides file (``tuning.env``) of the data directory the sources above it
+    name (arguments, environment), else of the default one."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        data_dir = self.current_state.get("data_dir")
+        return read_overrides(
+            overrides_path(_default_data_dir() if data_dir is None else Path(data_dir))
+        )
+
+
+class _FileValues(Settings):
+    """The values of an overrides file alone, over the defaults: what it is checked with."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        **_: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def read_overrides(path: Path) -> dict[str, str]:
+    """Setting name → raw value; {} when there is no file. Anything but a tunable, or a
+    value a tunable cannot take, is an error (OverridesError naming the file)."""
+    values = parse_overrides(path)
+    check_overrides(path, values)
+    return values
+
+
+def check_overrides(path: Path, values: dict[str, str]) -> None:
+    try:
+        _FileValues(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{env_name(str(error['loc'][0]))}: {error['msg']}"
+            for error in exc.errors()
+            if error["loc"]
+        )
+        raise OverridesError(f"{path}: {problems or exc}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The environment, then the tuner's overrides file for what the environment leaves unset."""
-    from bizlogic.ops.overrides import overrides_path, read_overrides
-
-    settings = Settings()
-    values = read_overrides(overrides_path(settings.data_dir))
-    unset = {name: value for name, value in values.items() if env_name(name) not in os.environ}
-    return Settings(**unset) if unset else settings
-
-
-def env_name(setting: str) -> str:
-    return f"BL_{setting.upper()}"
+    return Settings()
 
 
 def describe_invalid(error: ValidationError) -> str:

@@ -378,7 +378,8 @@ def test_import_takes_the_input_options_of_analyze(data_dir, tmp_path):
         (
             ["--format", "xml"],
             "error: --format: unknown format 'xml'; expected one of auto, labelstudio, json, "
-            "jsonl, csv, labelstudio-json, labelstudio-json-min, labelstudio-csv",
+            "jsonl, csv, tsv, labelstudio-json, labelstudio-json-min, labelstudio-csv, "
+            "labelstudio-tsv",
         ),
         (
             ["--control", "foo"],
@@ -466,7 +467,7 @@ def _read_a_little_then_close(args: list[str]) -> tuple[int, str]:
 def test_analyze_json_into_a_closed_pipe_ends_quietly(demo_file):
     exe = Path(sys.executable).with_name("bizlogic")
     code, stderr = _read_a_little_then_close([str(exe), "analyze", str(demo_file), "--json"])
-    assert code == 141  # 128 + SIGPIPE, as `cat big | head` (cli_output.EXIT_PIPE_CLOSED)
+    assert code == 141  # 128 + SIGPIPE, as `cat big | head` (cli.options.EXIT_PIPE_CLOSED)
     assert "error" not in stderr and "Broken pipe" not in stderr and "Traceback" not in stderr
 
 
@@ -475,7 +476,7 @@ def test_the_stdout_writer_of_every_dash_o_command_ends_quietly():
     `detect-changes --json` write with; a streamed body (as `rules export` has) stops at once."""
     script = (
         "import typer\n"
-        "from bizlogic.cli_output import write_stdout\n"
+        "from bizlogic.cli.options import write_stdout\n"
         "app = typer.Typer()\n"
         "@app.command()\n"
         "def main() -> None:\n"

@@ -18,10 +18,10 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from bizlogic import api_client
 from bizlogic.api.app import create_app
 from bizlogic.api.auth import create_token
 from bizlogic.cli import app as cli_app
+from bizlogic.cli import client as api_client
 from bizlogic.records.synthetic import generate
 from bizlogic.settings import Settings
 from bizlogic.telemetry.logging import configure_logging, reset_logging

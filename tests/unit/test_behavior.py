@@ -178,8 +178,8 @@ def test_output_is_plain_json(seed0):
 
 
 def test_registered_under_its_name():
-    assert registry._REGISTRY[NAME] is user_behavior
-    assert registry._INSIGHTS[NAME] is behavior_insights
+    assert registry.get_algorithm(NAME) is user_behavior
+    assert registry.get_insight_maker(NAME) is behavior_insights
 
 
 # --------------------------------------------------------------------------- synthetic

@@ -48,7 +48,7 @@ EXPECTED = [
         text=DELIVERY,
         sentiment="negative",
         label="packaging",  # first of a multi-choice answer
-        annotator="li.wei@example.com",  # completed_by as a user object
+        annotator="li.wei@example.com",  # the flat exports' annotator column
         task_id="101",
         lead_time=8.25,
         created_at=datetime(2024, 3, 1, 9, 15, tzinfo=UTC),  # from epoch milliseconds
@@ -74,11 +74,14 @@ EXPECTED = [
     ),
 ]
 TOPIC_IS_LABEL = ImportOptions(class_controls={"topic": "label"})
+# The full export's completed_by is a user object {"id": 8, "email": …}: its id names the
+# annotator, as in Label Studio's default exports; the flat exports only carry the e-mail.
+EXPECTED_FULL = [EXPECTED[0], dataclasses.replace(EXPECTED[1], annotator="8"), *EXPECTED[2:]]
 
 
 def test_full_export_gives_one_record_per_annotation() -> None:
     records, summary = read_records(FULL)
-    assert records == EXPECTED
+    assert records == EXPECTED_FULL
     # Annotation 1003 was cancelled; task 103 has no annotations.
     assert summary == ImportSummary("labelstudio-json", 4, [], skipped_cancelled=1)
 
@@ -110,7 +113,7 @@ def test_labelstudio_format_sniffs_the_variant(path: Path, variant: str) -> None
     assert detect_format(path) == variant
     stream = iter_import(path, ImportOptions(fmt="labelstudio", class_controls={"topic": "label"}))
     assert stream.format == variant
-    assert list(stream) == EXPECTED
+    assert list(stream) == (EXPECTED_FULL if path == FULL else EXPECTED)
 
 
 def test_labelstudio_format_refuses_json_lines(tmp_path: Path) -> None:
@@ -217,8 +220,9 @@ def test_two_controls_feeding_one_field_are_rejected(tmp_path: Path) -> None:
     ("completed_by", "annotator"),
     [
         (7, "7"),
-        ({"id": 8, "email": "a@example.com", "first_name": "A"}, "a@example.com"),
+        ({"id": 8, "email": "a@example.com", "first_name": "A"}, "8"),
         ({"id": 8, "email": ""}, "8"),
+        ({"email": "a@example.com"}, "a@example.com"),
         ("b@example.com", "b@example.com"),
         (None, None),
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -159,6 +160,33 @@ def test_console_format_is_for_humans(configure: Configure) -> None:
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
     assert "worker_started" in line and "queue=default" in line and "[svc]" in line
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stream", "readable"), [(_Terminal(), True), (io.StringIO(), False)])
+def test_auto_format_is_readable_on_a_terminal_and_json_elsewhere(
+    stream: io.StringIO, readable: bool
+) -> None:
+    root_level = logging.getLogger().level
+    try:
+        settings = Settings(log_file=None, log_level="INFO")
+        assert settings.log_format == "auto"  # the default
+        bl_logging.configure_logging(settings, stream=stream)
+        structlog.get_logger("svc").info("server_started", port=8000)
+        line = re.sub(r"\x1b\[[0-9;]*m", "", stream.getvalue().strip())  # colours on a tty
+        if readable:
+            assert "server_started" in line and "port=8000" in line
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(line)
+        else:
+            assert json.loads(line)["event"] == "server_started"
+    finally:
+        bl_logging.reset_logging()
+        logging.getLogger().setLevel(root_level)
 
 
 def test_configure_is_idempotent(configure: Configure) -> None:

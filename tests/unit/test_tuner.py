@@ -378,7 +378,7 @@ def test_application_rules(tmp_path) -> None:
 
 
 def test_people_see_what_was_measured_even_without_recommendations(capsys, monkeypatch):
-    from bizlogic.tune_cli import print_report
+    from bizlogic.cli.tune import print_report
 
     monkeypatch.setenv("COLUMNS", "200")
     facts = {

@@ -31,10 +31,10 @@ from bizlogic.mining.agreement import (
     two_row_tests,
     within_task_pairs,
 )
+from bizlogic.mining.algorithm import algorithm
 from bizlogic.mining.insights.common import pct
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg, rule_measures
 from bizlogic.mining.model import AlgorithmOutput, Condition, MiningParams, Pattern, Rule
-from bizlogic.mining.registry import register
 from bizlogic.mining.rulebuild import build_rules, rank_rules
 from bizlogic.records.dataset import NAT, Categorical, Dataset
 from bizlogic.records.schema import format_timestamp
@@ -832,7 +832,7 @@ def _column_stats(r: ColumnResult, params: MiningParams) -> dict[str, Any]:
     }
 
 
-@register(NAME)
+@algorithm(NAME)
 def user_behavior(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
     """Profiles, agreement and outliers on all of ``data``; rules on the training rows."""
     names = data.annotator.categories

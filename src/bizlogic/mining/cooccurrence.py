@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from bizlogic.mining.algorithm import algorithm
 from bizlogic.mining.contingency import one_hot
 from bizlogic.mining.itemsets import (
     Itemsets,
@@ -24,7 +25,6 @@ from bizlogic.mining.itemsets import (
 )
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg, rule_measures
 from bizlogic.mining.model import AlgorithmOutput, Condition, MiningParams, Pattern
-from bizlogic.mining.registry import register
 from bizlogic.mining.rulebuild import build_rules, rank_rules
 from bizlogic.mining.texts import collapse_texts
 from bizlogic.records.dataset import Dataset
@@ -204,7 +204,7 @@ def keyword_clusters(data: Dataset, params: MiningParams) -> list[Pattern]:
     return patterns[:MAX_CLUSTERS]
 
 
-@register(NAME)
+@algorithm(NAME)
 def keyword_cooccurrence(
     data: Dataset, train_mask: np.ndarray, params: MiningParams
 ) -> AlgorithmOutput:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bizlogic.mining.catalogue import DEFAULT_MAX_RULES
 from bizlogic.records.schema import format_timestamp, parse_timestamp
 
 RULE_TYPES = (
@@ -47,7 +48,6 @@ class Filters:
         return cls(annotators=clean("annotators", False), sentiments=clean("sentiments", True))
 
 
-DEFAULT_MAX_RULES = 500
 # Scaled minimum support: max(AUTO_MIN_SUPPORT_FLOOR, AUTO_MIN_SUPPORT_SHARE × distinct texts).
 AUTO_MIN_SUPPORT_FLOOR = 10
 AUTO_MIN_SUPPORT_SHARE = 0.0005

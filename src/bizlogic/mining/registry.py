@@ -1,82 +1,49 @@
-"""Algorithms by name: the names are part of the API and the CLI."""
+"""Algorithms by name: the names are part of the API and the CLI.
+
+The names and the module of each algorithm are listed in ``mining/catalogue.py``;
+this module imports those modules when an algorithm or its insights are first
+asked for, and checks that each function found there is marked for its name.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import replace
+import importlib
 
-import numpy as np
+from bizlogic.mining.algorithm import Algorithm, InsightMaker
+from bizlogic.mining.catalogue import ALGORITHM_NAMES, CATALOGUE
 
-from bizlogic.mining.model import AlgorithmOutput, MiningParams, auto_min_support
-from bizlogic.records.dataset import Dataset
-
-# fn(data, train_mask, params): patterns describe all of ``data``; rules are
-# mined on ``data.take(train_mask)`` so the engine can validate them on the rest.
-Algorithm = Callable[[Dataset, np.ndarray, MiningParams], AlgorithmOutput]
-
-ALGORITHM_NAMES = (
-    "sentiment_correlation",
-    "keyword_cooccurrence",
-    "temporal_trends",
-    "user_behavior",
-)
-_REGISTRY: dict[str, Algorithm] = {}
-
-
-def register(name: str) -> Callable[[Algorithm], Algorithm]:
-    if name not in ALGORITHM_NAMES:
-        raise ValueError(f"unknown algorithm name {name!r}")
-
-    def decorate(fn: Algorithm) -> Algorithm:
-        @functools.wraps(fn)
-        def run(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
-            # Algorithms always see a number; the engine resolves it from the deduplicated
-            # data, a direct call from the distinct texts it is given.
-            if params.min_support is None:
-                texts = int(np.unique(data.text_key).size)
-                params = replace(params, min_support=auto_min_support(texts))
-            return fn(data, train_mask, params)
-
-        _REGISTRY[name] = run
-        return run
-
-    return decorate
+__all__ = ["ALGORITHM_NAMES", "Algorithm", "InsightMaker", "get_algorithm", "get_insight_maker"]
 
 
 def get_algorithm(name: str) -> Algorithm:
-    _load()
+    algorithms, _ = _loaded()
     try:
-        return _REGISTRY[name]
+        return algorithms[name]
     except KeyError:
         raise ValueError(
             f"unknown algorithm {name!r}; choose from {', '.join(ALGORITHM_NAMES)}"
         ) from None
 
 
-def _load() -> None:
-    # Importing the modules runs their decorators: @register in each algorithm
-    # module, @register_insights in its insight module under mining/insights/.
-    from bizlogic.mining import behavior, cooccurrence, sentiment, temporal  # noqa: F401
-    from bizlogic.mining.insights import behavior as behavior_insights  # noqa: F401
-    from bizlogic.mining.insights import cooccurrence as cooccurrence_insights  # noqa: F401
-    from bizlogic.mining.insights import sentiment as sentiment_insights  # noqa: F401
-    from bizlogic.mining.insights import temporal as temporal_insights  # noqa: F401
-
-
-# fn(output, params) -> insights for that algorithm's patterns and rules.
-InsightMaker = Callable[[AlgorithmOutput, MiningParams], list]
-_INSIGHTS: dict[str, InsightMaker] = {}
-
-
-def register_insights(name: str) -> Callable[[InsightMaker], InsightMaker]:
-    def decorate(fn: InsightMaker) -> InsightMaker:
-        _INSIGHTS[name] = fn
-        return fn
-
-    return decorate
-
-
 def get_insight_maker(name: str) -> InsightMaker | None:
-    _load()
-    return _INSIGHTS.get(name)
+    _, insights = _loaded()
+    return insights.get(name)
+
+
+@functools.cache
+def _loaded() -> tuple[dict[str, Algorithm], dict[str, InsightMaker]]:
+    """Every catalogued algorithm and insight maker, imported on first use."""
+    algorithms = {entry.name: _resolve(entry.name, entry.algorithm) for entry in CATALOGUE}
+    insights = {entry.name: _resolve(entry.name, entry.insights) for entry in CATALOGUE}
+    return algorithms, insights
+
+
+def _resolve(name: str, path: str):
+    """The function at "module:function", which must be marked for ``name``
+    (``@algorithm(name)`` or ``@insight_maker(name)`` in ``mining/algorithm.py``)."""
+    module, _, attribute = path.partition(":")
+    fn = getattr(importlib.import_module(module), attribute)
+    if getattr(fn, "algorithm_name", None) != name:
+        raise RuntimeError(f"{path} is not marked as an entry point of {name!r}")
+    return fn

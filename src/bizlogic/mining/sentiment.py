@@ -15,11 +15,11 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from bizlogic.mining.algorithm import algorithm
 from bizlogic.mining.contingency import KeywordClassCounts, keyword_class_counts
 from bizlogic.mining.insights.common import pct
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg, rule_measures
 from bizlogic.mining.model import AlgorithmOutput, Condition, MiningParams, Pattern
-from bizlogic.mining.registry import register
 from bizlogic.mining.rulebuild import build_rules, rank_rules
 from bizlogic.mining.texts import collapse_texts
 from bizlogic.records.dataset import Dataset
@@ -165,7 +165,7 @@ def _rating_agreement(data: Dataset) -> Pattern | None:
     )
 
 
-@register(NAME)
+@algorithm(NAME)
 def sentiment_correlation(
     data: Dataset, train_mask: np.ndarray, params: MiningParams
 ) -> AlgorithmOutput:

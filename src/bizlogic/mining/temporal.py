@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from bizlogic.mining.algorithm import algorithm
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg
 from bizlogic.mining.model import AlgorithmOutput, Condition, MiningParams, Pattern, Rule
-from bizlogic.mining.registry import register
 from bizlogic.mining.rulebuild import build_rules, rank_rules
 from bizlogic.mining.temporal_text import WEEKDAYS, sentence
 from bizlogic.mining.timeseries import (
@@ -533,7 +533,7 @@ def _temporal_rules(
 # ------------------------------------------------------------- algorithm
 
 
-@register(NAME)
+@algorithm(NAME)
 def temporal_trends(data: Dataset, train_mask: np.ndarray, params: MiningParams) -> AlgorithmOutput:
     """Trends, weekly cycle, anomalies and change points of all ``data``; rules on train rows."""
     series = build_series(data)

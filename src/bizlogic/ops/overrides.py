@@ -1,4 +1,4 @@
-"""The tuner's overrides file: the only settings `bizlogic tune --apply` may change.
+"""The tuner's overrides file, written: the only settings `bizlogic tune --apply` may change.
 
 ``BL_DATA_DIR/tuning.env`` holds ``BL_NAME=value`` lines for the four tunable
 settings and nothing else. Every bizlogic process reads it at start-up, below
@@ -6,6 +6,10 @@ the environment: a variable set in the environment (or the systemd
 ``EnvironmentFile``) still wins, and the tuner says so when that hides a
 change. Writing keeps the previous file as a timestamped backup and is atomic
 (a temporary file renamed over the old one), so a crash never leaves half a file.
+
+The file is parsed in ``overrides_file.py`` and read, as a source of the settings
+below the environment, in ``settings.py``; this module imports the settings, never
+the other way round.
 """
 
 from __future__ import annotations
@@ -15,63 +19,25 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from bizlogic.overrides_file import FILE_NAME, TUNABLE, OverridesError, overrides_path
 from bizlogic.private_fs import ensure_private_dir, write_private_file
-from bizlogic.settings import Settings, env_name
+from bizlogic.settings import check_overrides, env_name, read_overrides
 
-FILE_NAME = "tuning.env"
-TUNABLE = ("db_pool_size", "cache_ttl_s", "worker_threads", "max_concurrent_analyses")
+__all__ = [
+    "FILE_NAME",
+    "TUNABLE",
+    "OverridesError",
+    "diff",
+    "overrides_path",
+    "read_overrides",
+    "render",
+    "write",
+]
+
 HEADER = (
     "# Written by `bizlogic tune --apply`; read by every bizlogic process at start-up.\n"
     "# Environment variables take precedence over these lines.\n"
 )
-
-
-class OverridesError(ValueError):
-    """The overrides file cannot be used as it is; the message names the file and line."""
-
-
-def overrides_path(data_dir: Path) -> Path:
-    return data_dir / FILE_NAME
-
-
-def read_overrides(path: Path) -> dict[str, str]:
-    """Setting name → raw value; {} when there is no file. Anything but a tunable is an error."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return {}
-    names = {env_name(name): name for name in TUNABLE}
-    values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep:
-            raise OverridesError(f"{path}: line {number}: expected BL_NAME=value, got {raw!r}")
-        if key not in names:
-            raise OverridesError(
-                f"{path}: line {number}: {key} cannot be set here; the overrides file holds "
-                f"only {', '.join(names)}"
-            )
-        values[names[key]] = value.strip()
-    _validate(path, values)
-    return values
-
-
-def _validate(path: Path, values: dict[str, str]) -> None:
-    try:
-        Settings(**values)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{env_name(str(error['loc'][0]))}: {error['msg']}"
-            for error in exc.errors()
-            if error["loc"]
-        )
-        raise OverridesError(f"{path}: {problems or exc}") from None
 
 
 def render(values: dict[str, str]) -> str:
@@ -96,7 +62,7 @@ def write(path: Path, changes: dict[str, str], now: datetime | None = None) -> P
     """Merge ``changes`` into the file; returns the backup of the previous file, if any."""
     current = read_overrides(path)
     merged = {**current, **changes}
-    _validate(path, merged)
+    check_overrides(path, merged)
     ensure_private_dir(path.parent)
     backup = None
     if path.exists():

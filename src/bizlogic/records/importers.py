@@ -154,6 +154,7 @@ class ImportStream(Iterator["Record | Reject"]):
         self.skipped_cancelled = 0
         origin = _Source(source)
         self.format = _resolve_format(origin, options)
+        self.annotator_kinds: set[str] = set()  # Label Studio exports: "email" and/or "id"
         self._columns = _flat_export_columns(self.format, origin)
         self._controls = ControlMap(options.class_controls)
         self._stream, self._owned = origin.open()
@@ -174,14 +175,21 @@ class ImportStream(Iterator["Record | Reject"]):
             if column in controls.as_data
         ]
         kept.sort(key=lambda column: column not in controls.answered)  # mixed columns first
-        if not kept:
-            return []
-        listed = ", ".join(kept[:10]) + (", …" if len(kept) > 10 else "")
-        return [
-            f"columns read as task data, not answers: {listed}. A single-choice answer is a "
-            "plain string in this export, so a Choices control among them must be named: "
-            f"--control {kept[0]}=label (HTTP: control={kept[0]}=label)"
-        ]
+        notes = []
+        if kept:
+            listed = ", ".join(kept[:10]) + (", …" if len(kept) > 10 else "")
+            notes.append(
+                f"columns read as task data, not answers: {listed}. A single-choice answer is "
+                "a plain string in this export, so a Choices control among them must be named: "
+                f"--control {kept[0]}=label (HTTP: control={kept[0]}=label)"
+            )
+        if "email" in self.annotator_kinds:
+            notes.append(
+                "annotators are named by e-mail in this export (a Label Studio snapshot with "
+                "user details); Label Studio's default exports name them by user id, so "
+                "loading both kinds into one project gives one person two names"
+            )
+        return notes
 
     def __next__(self) -> Record | Reject:
         return next(self._items)
@@ -207,6 +215,7 @@ class ImportStream(Iterator["Record | Reject"]):
 
     def _validate(self, outcomes: Iterator[Outcome]) -> Iterator[Record | Reject]:
         project_id = self.options.project_id
+        labelstudio = self.format.startswith("labelstudio")
         try:
             for location, payload, context in outcomes:
                 if payload is Skip.CANCELLED:
@@ -221,6 +230,9 @@ class ImportStream(Iterator["Record | Reject"]):
                         error = exc
                     else:
                         self.accepted += 1
+                        if labelstudio and record.annotator is not None:
+                            kind = "email" if "@" in record.annotator else "id"
+                            self.annotator_kinds.add(kind)
                         yield record
                         continue
                 self.rejected += 1

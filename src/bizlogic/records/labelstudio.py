@@ -126,16 +126,21 @@ def data_columns(columns: Iterable[str], controls: ControlMap, text_key: str) ->
 
 
 def annotator_of(value: Any) -> str | None:
-    """``completed_by`` is a user id, a user object (email preferred), or an email string."""
+    """``completed_by`` / ``annotator``: a user id, a user object, or an e-mail string.
+
+    A user object gives its id, as Label Studio's default exports do (they write the
+    bare id), so one person keeps one name whichever export a project was loaded from;
+    its e-mail only when it has no id. Flat exports of a snapshot with user details
+    carry only the e-mail, which the importers point out (ImportStream.notes).
+    """
     if value is None or value == "":
         return None
     if isinstance(value, dict):
-        email = value.get("email")
-        if isinstance(email, str) and email.strip():
-            return email.strip()
-        value = value.get("id")
-        if value is None:
-            return None
+        user_id = value.get("id")
+        if user_id is None or user_id == "":
+            email = value.get("email")
+            return email.strip() or None if isinstance(email, str) else None
+        value = user_id
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise RecordError("annotator", f"expected a user id or object, got {type(value).__name__}")
     return str(value).strip() or None

@@ -245,6 +245,23 @@ def has_records(session: Session, project_id: str) -> bool:
     return session.scalar(first) is not None
 
 
+def label_studio_annotator_kinds(session: Session, project_id: str) -> set[str]:
+    """How the project's Label Studio records name annotators: "email", "id" or both.
+
+    Two indexed probes, so an import can warn before one person gets two names.
+    """
+    kinds = set()
+    base = (_TABLE.c.project_id == project_id) & _TABLE.c.id.like("ls-%")
+    for kind, condition in (
+        ("email", _TABLE.c.annotator.like("%@%")),
+        ("id", _TABLE.c.annotator.not_like("%@%")),
+    ):
+        probe = select(_TABLE.c.id).where(base & condition).limit(1)
+        if session.scalar(probe) is not None:
+            kinds.add(kind)
+    return kinds
+
+
 def count_records(session: Session, project_id: str) -> int:
     return int(session.scalar(select(func.count()).where(_TABLE.c.project_id == project_id)) or 0)
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from bizlogic.records.importers import ImportOptions, Reject, iter_import
+from bizlogic.records.importers import ImportStream, Reject
 from bizlogic.records.schema import Record
 from bizlogic.records.tokenizer import Tokenizer
-from bizlogic.store.annotations import upsert_records
+from bizlogic.store.annotations import label_studio_annotator_kinds, upsert_records
 
 IMPORT_BATCH = 5_000
 
@@ -63,24 +62,30 @@ class StrictImportFailed(Exception):
 def ingest(
     session: Any,
     project_id: str,
-    source: Path | str | BinaryIO,
-    options: ImportOptions,
+    stream: ImportStream,
     *,
     strict: bool = False,
     on_reject: Callable[[Reject], None] | None = None,
     batch_size: int = IMPORT_BATCH,
 ) -> IngestTally:
-    """Read ``source`` and upsert its records into ``project_id`` through ``session``.
+    """Read ``stream`` (from ``iter_import``, which already checked the format and header,
+    so a file that cannot be read fails before the caller opens a database) and upsert
+    its records into ``project_id`` through ``session``.
 
-    Raises ValueError when the document cannot be read at all (format, header,
-    structure) and StrictImportFailed for a strict import with a bad row; in both
-    cases the caller's transaction must be rolled back.
+    Raises ValueError when the document turns out unreadable part-way and
+    StrictImportFailed for a strict import with a bad row; in both cases the caller's
+    transaction must be rolled back.
     """
     tally = IngestTally()
+    stored_kinds = (
+        label_studio_annotator_kinds(session, project_id)
+        if stream.format.startswith("labelstudio")
+        else set()
+    )
     tokenizer = Tokenizer()
     batch: list[Record] = []
-    with iter_import(source, options) as stream:
-        tally.format = stream.format
+    tally.format = stream.format
+    with stream:
         for item in stream:
             tally.received += 1
             if isinstance(item, Reject):
@@ -92,12 +97,26 @@ def ingest(
                 if len(batch) >= batch_size:
                     _store(session, project_id, batch, tokenizer, tally)
         tally.skipped_cancelled = stream.skipped_cancelled
-        tally.notes = stream.notes
+        tally.notes = stream.notes + _mixed_names(stored_kinds, stream.annotator_kinds)
     if strict and tally.rejected:
         raise StrictImportFailed(tally)
     if batch:
         _store(session, project_id, batch, tokenizer, tally)
     return tally
+
+
+def _mixed_names(stored: set[str], incoming: set[str]) -> list[str]:
+    """A warning when this import names annotators differently from the project's
+    earlier Label Studio records (user ids vs e-mails)."""
+    new = incoming - stored
+    if not stored or not new:
+        return []
+    return [
+        f"this project's earlier Label Studio records name annotators by "
+        f"{' and '.join(sorted(stored))}, this import by {' and '.join(sorted(new))}: "
+        "the same people now have two names each in annotator statistics; import "
+        "exports of one kind (Label Studio's default export names them by user id)"
+    ]
 
 
 def _store(

@@ -118,13 +118,17 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
 
     Safe to call again: handlers installed by an earlier call are closed and
     replaced, handlers installed by others (pytest's caplog) are left alone.
-    The file is always JSON, for the log analyzer; ``BL_LOG_FORMAT=console``
-    changes only the stream. Servers must not install their own logging config
-    (uvicorn: ``log_config=None``).
+    The file is always JSON, for the log analyzer; ``BL_LOG_FORMAT`` changes only
+    the stream: ``auto`` (default) is readable lines on a terminal and JSON lines
+    otherwise (a pipe, journald), so `bizlogic serve` typed by hand is not a wall of
+    JSON. Servers must not install their own logging config (uvicorn: ``log_config=None``).
     """
     reset_logging()
     out = stream if stream is not None else sys.stdout
-    if settings.log_format == "console":
+    console = settings.log_format == "console" or (
+        settings.log_format == "auto" and _is_terminal(out)
+    )
+    if console:
         renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
         stream_formatter = _formatter(_console_fields, renderer)
     else:
@@ -163,6 +167,13 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         # Not cached: a logger fetched at import time must follow a later configure call.
         cache_logger_on_first_use=False,
     )
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or stream-like object
+        return False
 
 
 def reset_logging() -> None:

@@ -15,7 +15,7 @@ from bizlogic.api.auth import Permission, Principal, require_project
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.records.import_request import ImportOptionError, import_options
-from bizlogic.records.importers import ImportOptions, Reject
+from bizlogic.records.importers import ImportOptions, Reject, iter_import
 from bizlogic.store.ingest import StrictImportFailed, ingest
 from bizlogic.store.projects import validate_project_id
 from bizlogic.telemetry.logging import log_user_action
@@ -118,8 +118,9 @@ def _import(
             errors.append(reject.to_dict())
 
     try:
+        stream = iter_import(upload, options)
         with state.db.scope() as session:
-            tally = ingest(session, project_id, upload, options, strict=strict, on_reject=keep)
+            tally = ingest(session, project_id, stream, strict=strict, on_reject=keep)
     except ValueError as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
     except StrictImportFailed as exc:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bizlogic.mining.algorithm import insight_maker
 from bizlogic.mining.behavior import NAME
 from bizlogic.mining.insights.common import impact_score, localise, pct
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams, Rule
-from bizlogic.mining.registry import register_insights
 
 _COLUMN_NAMES = {
     "en": {"sentiment": "sentiment", "label": "label"},
@@ -197,7 +197,7 @@ def _rule_keys(rules: list[Rule], annotator: str, finding: dict[str, Any]) -> li
     ]
 
 
-@register_insights(NAME)
+@insight_maker(NAME)
 def behavior_insights(output: AlgorithmOutput, params: MiningParams) -> list[Insight]:
     """One insight per outlier finding: efficiency for too fast, quality for the rest."""
     insights = []

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bizlogic.mining.algorithm import insight_maker
 from bizlogic.mining.cooccurrence import NAME
 from bizlogic.mining.insights.common import impact_score, localise, pct
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams
-from bizlogic.mining.registry import register_insights
 
 _COMBO_TITLE = {
     "en": "Keyword combinations that predict {target}",
@@ -43,7 +43,7 @@ _CLUSTER_RECS = {
 }
 
 
-@register_insights(NAME)
+@insight_maker(NAME)
 def cooccurrence_insights(output: AlgorithmOutput, params: MiningParams) -> list[Insight]:
     lang = params.lang
     insights = []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bizlogic.mining.algorithm import insight_maker
 from bizlogic.mining.insights.common import impact_score, localise, pct, sentiment_name
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams
-from bizlogic.mining.registry import register_insights
 from bizlogic.mining.sentiment import NAME
 
 _DRIVERS = {
@@ -53,7 +53,7 @@ _AGREEMENT_RECS = {
 AGREEMENT_ALERT = 0.7
 
 
-@register_insights(NAME)
+@insight_maker(NAME)
 def sentiment_insights(output: AlgorithmOutput, params: MiningParams) -> list[Insight]:
     lang = params.lang
     insights = []

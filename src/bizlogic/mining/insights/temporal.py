@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from bizlogic.mining.algorithm import insight_maker
 from bizlogic.mining.insights.common import impact_score, localise, sentiment_name
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams, Pattern, Rule
-from bizlogic.mining.registry import register_insights
 from bizlogic.mining.temporal import MIN_TREND_CHANGE, NAME
 from bizlogic.mining.temporal_text import (
     BIN_WORDS,
@@ -324,7 +324,7 @@ def _anomaly_insight(anomalies: list[Pattern], out: AlgorithmOutput, lang: str) 
     )
 
 
-@register_insights(NAME)
+@insight_maker(NAME)
 def temporal_insights(out: AlgorithmOutput, params: MiningParams) -> list[Insight]:
     """One insight per trend, change point and weekly cycle; one for all volume anomalies."""
     mine = [p for p in out.patterns if p.algorithm == NAME]

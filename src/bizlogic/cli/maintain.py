@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bizlogic.cli_output import EXIT_FAILED, EXIT_LOCKED, error
+from bizlogic.cli.options import EXIT_FAILED, EXIT_LOCKED, error
 
 
 def maintain(
@@ -96,3 +96,7 @@ def maintain(
         Console().print(table)
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("maintain")(maintain)

@@ -11,9 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bizlogic.cli_output import err, fail
+from bizlogic.cli.options import err, fail
 
-logs_app = typer.Typer(help="The service's JSON logs.", no_args_is_help=True)
 REPORTS = ("performance", "errors", "users", "all")
 
 
@@ -28,7 +27,6 @@ def _time(value: str | None, option: str) -> datetime | None:
         raise fail(f"{option}: not an ISO-8601 time: {value!r}") from None
 
 
-@logs_app.command("analyze")
 def analyze(
     files: Annotated[
         list[Path] | None,
@@ -140,3 +138,9 @@ def _print(result: dict[str, Any]) -> None:
             out.print(table)
     if "users" in result:
         out.print(f"active users: {result['users']['active_users']}")
+
+
+def register(app: typer.Typer) -> None:
+    logs_app = typer.Typer(help="The service's JSON logs.", no_args_is_help=True)
+    logs_app.command("analyze")(analyze)
+    app.add_typer(logs_app, name="logs")

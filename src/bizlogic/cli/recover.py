@@ -15,12 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bizlogic.cli_output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_LOCKED, err, fail
-
-recover_app = typer.Typer(
-    help="Auto-recovery: detect failures, act safely, escalate, keep history.",
-    no_args_is_help=True,
-)
+from bizlogic.cli.options import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_LOCKED, err, fail
 
 
 @contextmanager
@@ -58,7 +53,6 @@ def _recovery() -> Iterator[Any]:
         db.dispose()
 
 
-@recover_app.command("watch")
 def watch(
     once: Annotated[bool, typer.Option("--once", help="Look once, print, and exit.")] = False,
 ) -> None:
@@ -97,7 +91,6 @@ def watch(
         watcher.run()
 
 
-@recover_app.command("run")
 def run(
     failure_type: Annotated[
         str,
@@ -153,7 +146,6 @@ def run(
         raise typer.Exit(EXIT_FAILED)
 
 
-@recover_app.command("history")
 def show_history(
     hours: Annotated[float, typer.Option(min=0.01, help="How far back to look.")] = 24,
     as_json: Annotated[bool, typer.Option("--json", help="Print the events as JSON.")] = False,
@@ -204,7 +196,6 @@ def _switch(action: str, reason: str) -> None:
         )
 
 
-@recover_app.command("pause")
 def pause(
     reason: Annotated[str, typer.Option(help="Why, for the history.")] = "",
 ) -> None:
@@ -213,10 +204,22 @@ def pause(
     typer.echo("recovery paused: detections are recorded, nothing is done until resume")
 
 
-@recover_app.command("resume")
 def resume(
     reason: Annotated[str, typer.Option(help="Why, for the history.")] = "",
 ) -> None:
     """Let recovery act again."""
     _switch("resume", reason)
     typer.echo("recovery resumed")
+
+
+def register(app: typer.Typer) -> None:
+    recover_app = typer.Typer(
+        help="Auto-recovery: detect failures, act safely, escalate, keep history.",
+        no_args_is_help=True,
+    )
+    recover_app.command("watch")(watch)
+    recover_app.command("run")(run)
+    recover_app.command("history")(show_history)
+    recover_app.command("pause")(pause)
+    recover_app.command("resume")(resume)
+    app.add_typer(recover_app, name="recover")

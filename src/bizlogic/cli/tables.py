@@ -1,4 +1,5 @@
-"""Human-readable summaries of analysis results and changes (Rich tables).
+"""Human-readable summaries of analysis results and changes (Rich tables), for
+`bizlogic analyze` and `bizlogic detect-changes`.
 
 Only these summaries are truncated; the JSON output always holds everything.
 """

@@ -12,27 +12,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bizlogic import api_client
-from bizlogic.api_client import BASE, ApiCallError
-from bizlogic.cli_output import err, fail, write_stdout
-
-rules_app = typer.Typer(
-    help="Stored business rules, through the HTTP API of a running service "
-    "(--url / BL_URL, --token / BL_TOKEN).",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
+from bizlogic.cli import client as api_client
+from bizlogic.cli.client import BASE, ApiCallError
+from bizlogic.cli.options import (
+    DEFAULT_SERVICE_URL,
+    ServiceUrlOption,
+    TokenOption,
+    err,
+    fail,
+    write_stdout,
 )
 
-UrlOption = Annotated[str, typer.Option("--url", envvar="BL_URL", help="Base URL of the service.")]
-TokenOption = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        envvar="BL_TOKEN",
-        help="API token (from `bizlogic token create`).",
-        show_default=False,
-    ),
-]
 APPLY_BATCH = 1000  # the most rule ids POST /apply takes at once
 
 
@@ -71,7 +61,6 @@ def _rules_table(rules: list[dict], title: str) -> Table:
     return table
 
 
-@rules_app.command("list")
 def list_rules(
     project: Annotated[str, typer.Argument(help="Project id.")],
     rule_type: Annotated[
@@ -88,7 +77,7 @@ def list_rules(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Rules per page.")] = 50,
     offset: Annotated[int, typer.Option(min=0, help="Rules to skip.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API page as JSON.")] = False,
-    url: UrlOption = api_client.DEFAULT_URL,
+    url: ServiceUrlOption = DEFAULT_SERVICE_URL,
     token: TokenOption = None,
 ) -> None:
     """List a project's rules, highest confidence first.
@@ -123,7 +112,6 @@ def list_rules(
     Console(width=max(Console().width, 120)).print(_rules_table(page["rules"], title))
 
 
-@rules_app.command("export")
 def export(
     project: Annotated[str, typer.Argument(help="Project id.")],
     fmt: Annotated[str, typer.Option("--format", help="json | yaml | csv")] = "json",
@@ -136,7 +124,7 @@ def export(
             "--output", "-o", help="File to write; default bizlogic-PROJECT.FORMAT; - for stdout."
         ),
     ] = None,
-    url: UrlOption = api_client.DEFAULT_URL,
+    url: ServiceUrlOption = DEFAULT_SERVICE_URL,
     token: TokenOption = None,
 ) -> None:
     """Download a project's rules, patterns and insights as a JSON, YAML or CSV file.
@@ -193,7 +181,6 @@ def _write_atomically(target: Path, chunks) -> int:
     return size
 
 
-@rules_app.command("import")
 def import_rules(
     file: Annotated[Path, typer.Argument(help="A JSON or YAML file made by `rules export`.")],
     project: Annotated[str, typer.Option("--project", help="Project to import into.")],
@@ -203,7 +190,7 @@ def import_rules(
     fmt: Annotated[
         str, typer.Option("--format", help="auto (by file suffix) | json | yaml")
     ] = "auto",
-    url: UrlOption = api_client.DEFAULT_URL,
+    url: ServiceUrlOption = DEFAULT_SERVICE_URL,
     token: TokenOption = None,
 ) -> None:
     """Load exported rules into a project; all of them or, on any bad rule, none.
@@ -243,7 +230,6 @@ def import_rules(
     )
 
 
-@rules_app.command("apply")
 def apply(
     source: Annotated[str, typer.Option("--from", help="Project the rules come from.")],
     target: Annotated[str, typer.Option("--to", help="Project the rules go to.")],
@@ -265,7 +251,7 @@ def apply(
     as_json: Annotated[bool, typer.Option("--json", help="Print the API answer(s) as JSON.")] = (
         False
     ),
-    url: UrlOption = api_client.DEFAULT_URL,
+    url: ServiceUrlOption = DEFAULT_SERVICE_URL,
     token: TokenOption = None,
 ) -> None:
     """Copy a project's rules into another project, or re-measure them there (adapt).
@@ -326,3 +312,17 @@ def _print_applied(applied: list[dict], source: str, target: str, mode: str) -> 
             _num(item["lift"], 2),
         )
     Console(width=max(Console().width, 120)).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    rules_app = typer.Typer(
+        help="Stored business rules, through the HTTP API of a running service "
+        "(--url / BL_URL, --token / BL_TOKEN).",
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+    )
+    rules_app.command("list")(list_rules)
+    rules_app.command("export")(export)
+    rules_app.command("import")(import_rules)
+    rules_app.command("apply")(apply)
+    app.add_typer(rules_app, name="rules")

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bizlogic.cli_output import EXIT_BAD_INPUT, err, error
+from bizlogic.cli.options import EXIT_BAD_INPUT, err, error
 
 STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -218,3 +218,7 @@ def apply_changes(report: dict[str, Any], settings: Any, yes: bool) -> None:
     backup = write(path, changes)
     err.print(f"wrote {path}" + (f" (previous file kept as {backup})" if backup else ""))
     err.print("the new values take effect when the bizlogic services restart")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tune")(tune)

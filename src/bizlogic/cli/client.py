@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # imported by the commands that call the service, not to show help
+    import httpx
+
+__all__ = [
+    "BASE",
+    "ApiCallError",
+    "check",
+    "describe_error",
+    "fetch_all_rules",
+    "make_client",
+    "session",
+]
 
 BASE = "/api/business-logic"
-DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 class ApiCallError(Exception):
@@ -23,6 +33,8 @@ class ApiCallError(Exception):
 
 def make_client(url: str, token: str, timeout_s: float) -> httpx.Client:
     """The client the CLI uses; tests replace this to talk to an in-process app."""
+    import httpx
+
     return httpx.Client(
         base_url=url.rstrip("/"),
         headers={"Authorization": f"Bearer {token}"},
@@ -53,6 +65,8 @@ def check(response: httpx.Response) -> httpx.Response:
 @contextmanager
 def session(url: str, token: str, timeout_s: float = 60.0) -> Iterator[httpx.Client]:
     """A client whose transport failures become ApiCallError naming the URL."""
+    import httpx
+
     try:
         with make_client(url, token, timeout_s) as client:
             yield client

@@ -8,11 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bizlogic.cli_output import error
-
-jobs_app = typer.Typer(
-    help="Analysis jobs in Redis mode (Dramatiq on BL_REDIS_URL).", no_args_is_help=True
-)
+from bizlogic.cli.options import error
 
 
 def _redis_settings():
@@ -97,7 +93,6 @@ def worker(
     os.execv(sys.executable, argv)  # a lean supervisor (bizlogic.jobs.supervisor) takes over
 
 
-@jobs_app.command("reconcile")
 def reconcile_once() -> None:
     """Compare the database with the broker once: resend lost jobs, fail exhausted ones.
 
@@ -125,3 +120,12 @@ def reconcile_once() -> None:
         typer.echo(f"  sent again  {job_id}")
     for job_id in report.failed:
         typer.echo(f"  failed      {job_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("worker")(worker)
+    jobs_app = typer.Typer(
+        help="Analysis jobs in Redis mode (Dramatiq on BL_REDIS_URL).", no_args_is_help=True
+    )
+    jobs_app.command("reconcile")(reconcile_once)
+    app.add_typer(jobs_app, name="jobs")
