@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -324,10 +325,25 @@ def test_import_exit_codes_say_what_was_stored(data_dir, tmp_path):
         f"(report: {tmp_path / 'bad.rejects.jsonl'})"
     )
 
-    empty = _jsonl(tmp_path / "empty.jsonl", "")
-    nothing = _invoke("import", str(empty), "--project", "p")
-    assert nothing.exit_code == 1
-    assert _text(nothing) == f"error: {empty}: no valid records: the file is empty"
+    for name, content in (("empty.jsonl", ""), ("empty.json", " \n"), ("empty.csv", "\ufeff")):
+        empty = _jsonl(tmp_path / name, content)
+        nothing = _invoke("import", str(empty), "--project", "p")
+        assert nothing.exit_code == 1
+        assert _text(nothing) == f"error: {empty}: no valid records: the file is empty"
+        analysed = _invoke("analyze", str(empty))
+        assert analysed.exit_code == 1, name
+        assert f"error: {empty}: no valid records: the file is empty" in _text(analysed)
+
+
+def test_strict_import_stores_nothing_even_past_a_batch(data_dir, tmp_path):
+    """--strict with a bad row after the first stored batch of 5,000: all rolled back."""
+    rows = [json.dumps({"id": f"r{i}", "text": f"review {i}"}) + "\n" for i in range(6_000)]
+    bad = _jsonl(tmp_path / "late.jsonl", *rows, '{"text": ""}\n')
+    refused = _invoke("import", str(bad), "--project", "p", "--strict")
+    assert refused.exit_code == 1
+    assert "error: --strict: 1 bad row(s); nothing was imported" in _text(refused)
+    with sqlite3.connect(data_dir / "bizlogic.db") as db:
+        assert db.execute("SELECT count(*) FROM annotations").fetchone() == (0,)
 
 
 def test_wrong_format_that_yields_nothing_says_why(data_dir, tmp_path):
@@ -486,3 +502,41 @@ def test_the_stdout_writer_of_every_dash_o_command_ends_quietly():
     )
     code, stderr = _read_a_little_then_close([sys.executable, "-c", script])
     assert (code, stderr) == (141, "")
+
+
+def test_import_draws_a_progress_bar_only_on_a_terminal(tmp_path):
+    import pty
+
+    from tests.servers import EXE, clean_env
+
+    rows = [json.dumps({"id": f"r{i}", "text": f"review {i}"}) + "\n" for i in range(2_000)]
+    source = _jsonl(tmp_path / "many.jsonl", *rows)
+    env = clean_env(tmp_path / "data", COLUMNS="120")
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [EXE, "import", str(source), "--project", "p"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+            timeout=120, check=False,
+        )  # fmt: skip
+        os.close(follower)
+        drawn = b""
+        while chunk := _read_some(leader):
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert done.stdout == b"p: 2000 imported, 0 updated, 0 unchanged, 0 rejected\n"
+    assert b"importing" in drawn and b"\xe2\x94\x81" in drawn  # the bar's "━" on the terminal
+
+    piped = subprocess.run(
+        [EXE, "import", str(source), "--project", "q"], env=env, capture_output=True, timeout=120
+    )
+    assert piped.returncode == 0 and piped.stderr == b""  # no bar into a pipe or a file
+
+
+def _read_some(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: the terminal's other side is closed and drained
+        return b""

@@ -1,7 +1,8 @@
 """`bizlogic analyze` and `bizlogic detect-changes`, and the work behind ``analyze``:
 import with progress, analyse, report (this flow can be tested without Typer).
 
-The helpers that check the input and write the rejects report serve ``import`` too.
+The input helpers (counting reader, rejects report, verdict) are shared with ``import``
+in cli/importing.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ import orjson
 import typer
 from rich.console import Console
 
+from bizlogic.cli.importing import (
+    CountingReader,
+    RejectsReport,
+    default_rejects_path,
+    named,
+    verdict,
+)
 from bizlogic.cli.options import (
     EXIT_NO_RECORDS,
     EXIT_OK,
@@ -35,25 +43,11 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from bizlogic.mining.model import MiningParams
-    from bizlogic.records.importers import ImportOptions, Reject
+    from bizlogic.records.importers import ImportOptions
 
 # MiningParams fields whose option has another name.
 _PARAM_OPTIONS = {"holdout_fraction": "--holdout", "time_range": "--since/--until"}
 _PROGRESS_EVERY = 5_000
-
-
-class _CountingReader:
-    """Wraps a binary file so progress can follow the bytes consumed."""
-
-    def __init__(self, raw) -> None:
-        self.raw = raw
-        self.name = raw.name  # the importer reads the extension and names the file in errors
-        self.consumed = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.raw.read(size)
-        self.consumed += len(chunk)
-        return chunk
 
 
 def _progress(console: Console) -> Progress:
@@ -93,27 +87,30 @@ def run_analyze_command(
     """The exit code: EXIT_OK, EXIT_PARTIAL (some rows rejected) or EXIT_NO_RECORDS."""
     from bizlogic.mining.engine import run_analysis
     from bizlogic.records.dataset import DatasetBuilder
-    from bizlogic.records.importers import Reject, iter_import
+    from bizlogic.records.importers import Reject, is_blank, iter_import
     from bizlogic.records.tokenizer import Tokenizer
 
     if not file.is_file():
         error(f"{file}: no such file", console)
         return EXIT_NO_RECORDS
+    if is_blank(file):
+        error(f"{file}: no valid records: the file is empty", console)
+        return EXIT_NO_RECORDS
     if min_token_length < 1:
         error("--min-token-length: must be at least 1", console)
         return EXIT_NO_RECORDS
     builder = DatasetBuilder(Tokenizer(min_length=min_token_length))
-    rejects: list[Reject] = []
+    report = RejectsReport(rejects_path or default_rejects_path(file, output))
     size = file.stat().st_size
     with _progress(console) as progress:
         task = progress.add_task("import", total=size, note="")
         try:
             with file.open("rb") as raw:
-                reader = _CountingReader(raw)
+                reader = CountingReader(raw)
                 stream = iter_import(reader, options)
                 for i, item in enumerate(stream, start=1):
                     if isinstance(item, Reject):
-                        rejects.append(item)
+                        report.add(item)
                     else:
                         builder.add(item)
                     if i % _PROGRESS_EVERY == 0:
@@ -124,15 +121,16 @@ def run_analyze_command(
             progress.stop()
             error(named(file, exc), console)
             return EXIT_NO_RECORDS
+        finally:
+            report.close()
         progress.update(task, completed=size, note=f"{len(builder):,} records")
         skipped = stream.skipped_cancelled
-        unusable = check_input(
+        unusable = verdict(
             file,
             stream.format,
             len(builder),
-            rejects,
+            report,
             skipped,
-            rejects_path=rejects_path or default_rejects_path(file, output),
             strict_action="analysed" if strict else None,
             console=console,
         )
@@ -153,7 +151,7 @@ def run_analyze_command(
     document = result.to_dict()
     document["meta"]["source"] = {
         "file": str(file),
-        "rejected": len(rejects),
+        "rejected": report.count,
         "accepted": accepted,
         "format": stream.format,
         "skipped_cancelled": skipped,
@@ -172,62 +170,7 @@ def run_analyze_command(
         print_summary(result, Console(), top=top)
         if output is not None:
             console.print(f"full result written to {output}", soft_wrap=True)
-    return EXIT_PARTIAL if rejects else EXIT_OK
-
-
-def named(file: Path, exc: Exception) -> str:
-    """An importer's error naming the file once (most importer messages already name it)."""
-    message = str(exc)
-    return message if str(file) in message else f"{file}: {message}"
-
-
-def check_input(
-    file: Path,
-    fmt: str,
-    accepted: int,
-    rejects: list[Reject],
-    skipped: int,
-    *,
-    rejects_path: Path,
-    strict_action: str | None,
-    console: Console,
-) -> int | None:
-    """Report skipped and rejected rows (writing the rejects report); the exit code when
-    nothing may be used, else None. ``strict_action``: what --strict stops, e.g. "imported"."""
-    from bizlogic.records.importers import why_no_records
-
-    if skipped:
-        console.print(f"{skipped} cancelled Label Studio annotation(s) skipped")
-    if rejects:
-        _report_rejects(rejects, rejects_path, console)
-        if strict_action:
-            error(f"--strict: {len(rejects)} bad row(s); nothing was {strict_action}", console)
-            return EXIT_NO_RECORDS
-    if accepted:
-        return None
-    if rejects:
-        why = f"all {len(rejects)} row(s) were rejected (report: {rejects_path})"
-    elif skipped:
-        why = f"all {skipped} annotation(s) were cancelled"
-    else:
-        why = why_no_records(file, fmt)
-    error(f"{file}: no valid records: {why}", console)
-    return EXIT_NO_RECORDS
-
-
-def default_rejects_path(file: Path, output: Path | None = None) -> Path:
-    """<output or file stem>.rejects.jsonl beside it."""
-    base = output if output is not None else file
-    return base.with_name(base.stem + ".rejects.jsonl")
-
-
-def _report_rejects(rejects: list[Reject], path: Path, console: Console) -> None:
-    from bizlogic.records.importers import write_rejects
-
-    write_rejects(rejects, path)
-    console.print(f"[yellow]{len(rejects)} row(s) rejected[/]; report: {path}", soft_wrap=True)
-    for reject in rejects[:5]:
-        console.print(f"  line {reject.location}: {reject.field}: {reject.reason}", markup=False)
+    return EXIT_PARTIAL if report.count else EXIT_OK
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:

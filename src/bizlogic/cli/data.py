@@ -52,8 +52,7 @@ def import_records(
       BL_DATABASE_URL=postgresql+psycopg://bl@db/bizlogic bizlogic import export.json \\
           --project shop --format labelstudio --control topic=label --strict
     """
-    from bizlogic.cli.analyze import default_rejects_path
-    from bizlogic.cli.importing import run_import
+    from bizlogic.cli.importing import default_rejects_path, run_import
     from bizlogic.store.projects import validate_project_id
 
     options = import_options(fmt, csv_map, control, text_key)

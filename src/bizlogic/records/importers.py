@@ -169,6 +169,8 @@ class ImportStream(Iterator["Record | Reject"]):
     def notes(self) -> list[str]:
         """What the reader did that the user may not expect (complete once the stream ends)."""
         controls = self._controls
+        if self.options.class_controls:  # the user already chose what the controls are
+            return self._annotator_notes()
         kept = [
             column
             for column in data_columns(self._columns, controls, self.options.text_key)
@@ -183,6 +185,10 @@ class ImportStream(Iterator["Record | Reject"]):
                 "a plain string in this export, so a Choices control among them must be named: "
                 f"--control {kept[0]}=label (HTTP: control={kept[0]}=label)"
             )
+        return notes + self._annotator_notes()
+
+    def _annotator_notes(self) -> list[str]:
+        notes = []
         if "email" in self.annotator_kinds:
             notes.append(
                 "annotators are named by e-mail in this export (a Label Studio snapshot with "
@@ -272,6 +278,17 @@ def write_rejects(rejects: Iterable[Reject], path: Path | str) -> int:
             out.write(orjson.dumps(reject.to_dict()) + b"\n")
             count += 1
     return count
+
+
+def is_blank(path: Path | str) -> bool:
+    """Only whitespace (or nothing, or a byte-order mark) in the file."""
+    with Path(path).open("rb") as handle:
+        head = _strip_bom(handle.read(SNIFF_BYTES))
+        while head:
+            if head.strip():
+                return False
+            head = handle.read(SNIFF_BYTES)
+    return True
 
 
 def why_no_records(source: Path | str, fmt: str) -> str:
