@@ -10,6 +10,10 @@ Redis is an optimisation, never a dependency: when it does not answer, reads
 bypass the cache (``key()`` returns None), the outage is logged once, and a
 write's invalidation is remembered and replayed before the cache is trusted
 again — so a toggle made during the outage is never hidden by a stale entry.
+
+Every get, set and invalidation is a ``cache_operation`` log event {operation, key,
+hit} at DEBUG (`log_cache_operation`): written only with ``BL_LOG_LEVEL=DEBUG``,
+and below that a level check is all it costs.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import redis
 from cachetools import TTLCache
 
 from bizlogic.settings import Settings
+from bizlogic.telemetry.logging import log_cache_operation
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +95,7 @@ class MemoryCache:
                 self.hits += 1
         if self._on_lookup is not None:
             self._on_lookup(raw is not None, key)
+        log_cache_operation("get", key, raw is not None)
         return raw
 
     def get(self, key: str) -> Any | None:
@@ -100,6 +106,7 @@ class MemoryCache:
         raw = _encode(value)
         with self._lock:
             self._values[key] = raw
+        log_cache_operation("set", key, None)
         return raw
 
     def invalidate_project(self, project_id: str) -> int:
@@ -107,7 +114,8 @@ class MemoryCache:
         with self._lock:
             version = self._versions.get(project_id, 0) + 1
             self._versions[project_id] = version
-            return version
+        log_cache_operation("invalidate", version_key(project_id), None)
+        return version
 
     @property
     def hit_rate(self) -> float:
@@ -217,6 +225,7 @@ class RedisCache:
                 self.hits += 1
         if self._on_lookup is not None:
             self._on_lookup(raw is not None, key or "")
+        log_cache_operation("get", key, raw is not None)
         return raw
 
     def get(self, key: str | None) -> Any | None:
@@ -230,10 +239,12 @@ class RedisCache:
                 self._redis.set(key, raw, px=self._ttl_ms)
             except redis.RedisError as exc:
                 self._failed(exc)
+        log_cache_operation("set", key, None)
         return raw
 
     def invalidate_project(self, project_id: str) -> int | None:
         """Bump the version in Redis; if it cannot, remember to before the next lookup."""
+        log_cache_operation("invalidate", version_key(project_id), None)
         try:
             version = int(self._redis.incr(version_key(project_id)))
         except redis.RedisError as exc:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     database_url: str | None = None  # unset → SQLite file in data_dir
     redis_url: str | None = None  # unset → in-memory cache, in-process jobs
     jwt_secret: SecretStr | None = None  # unset → generated into data_dir (0600)
+    # "{process}" in the file name becomes the process's role (api, worker, maintenance,
+    # recover); each process writes a file of its own (bizlogic.telemetry.logfile.claim).
     log_file: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # auto: readable on a terminal, JSON lines when piped or run by systemd
@@ -112,6 +114,18 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         """`BL_LOG_FILE=` in an environment file means "none", not the current directory."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_file")
+    @classmethod
+    def _process_in_the_name(cls, value: Path | None) -> Path | None:
+        """``{process}`` (the process's role) may stand in the file name, nowhere else."""
+        if value is None:
+            return value
+        if any("{" in part or "}" in part for part in value.parent.parts):
+            raise ValueError("{process} may stand in the file name only, not in a directory")
+        if "{" in value.name.replace("{process}", "") or "}" in value.name.replace("{process}", ""):
+            raise ValueError("the only placeholder of the file name is {process}")
+        return value
 
     @model_validator(mode="after")
     def _heartbeat_fits(self) -> Settings:

@@ -172,12 +172,12 @@ def test_prometheus_sees_the_service_and_its_alerts(stack: Stack, tmp_path: Path
         # third failure one scrape before the per-algorithm counters do. Wait for both.
         found = stack.value("sum by (status) (bl_jobs_total)")
         by_status = stack.value("sum by (status) (bl_analysis_requests_total)")
-        done = found.get("status=failed") == 3 and by_status.get("status=failed") == 12
+        done = found.get("status=failed") == 3 and by_status.get("status=error") == 12
         return (found, by_status) if done else None
 
     jobs, by_status = poll(scraped, 30, "the failed jobs in Prometheus")
     assert jobs == {"status=queued": 4, "status=completed": 1, "status=failed": 3}
-    assert by_status == {"status=completed": 4, "status=failed": 12}  # 4 algorithms each
+    assert by_status == {"status=success": 4, "status=error": 12}  # 4 algorithms each
     assert stack.value("sum(bl_rules_extracted_total)") == {"": done["results"]["rules"]}
     records = stack.value('sum by (algorithm) (bl_data_processed_total{data_type="annotations"})')
     assert set(records.values()) == {done["results"]["n_records"]}
@@ -190,6 +190,15 @@ def test_prometheus_sees_the_service_and_its_alerts(stack: Stack, tmp_path: Path
 
     for expr in expressions():  # every dashboard and rule query is valid PromQL here
         stack.query(expr)
+    panels = {p["title"]: p for p in json.loads(DASHBOARD.read_text())["panels"]}
+    for title in (
+        "HTTP latency by route (p50 / p95 / p99)",
+        "Analyses by algorithm and role",
+        "Analyses by project",
+    ):  # the user-experience and usage panels show this run's traffic
+        for target in panels[title]["targets"]:
+            expr = target["expr"].replace("$__rate_interval", "10m")
+            assert poll(lambda e=expr: stack.query(e) or None, 30, title), title
 
     exposition = httpx.get(f"{stack.api}/metrics").text
     promtool = shutil.which("promtool") or "promtool"

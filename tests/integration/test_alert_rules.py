@@ -68,6 +68,18 @@ def test_the_guide_alerts_keep_their_thresholds_durations_and_severities() -> No
         assert (rule.get("for"), rule["labels"]["severity"]) == (duration, severity), name
 
 
+def test_the_guide_group_name_and_service_label_are_on_every_alert() -> None:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    assert [group["name"] for group in groups] == ["business_logic_alerts"]
+    assert all(rule["labels"]["service"] == "business_logic" for rule in alerts())
+
+
+def test_the_guide_error_rate_expression_reads_our_status_labels() -> None:
+    """The guide's `status="error"` selector, as operators copy it, must match our series."""
+    rule = {r["alert"]: r for r in alerts()}["BusinessLogicHighErrorRate"]
+    assert 'bl_analysis_requests_total{status="error"}' in rule["expr"]
+
+
 def test_every_alert_is_tested_firing_and_silent_and_has_a_runbook() -> None:
     fired: set[str] = set()
     silent: set[str] = set()

@@ -30,8 +30,9 @@ def _observed(metrics: Metrics, size: str) -> float:
 
 
 def test_a_failed_analysis_is_observed_under_its_projects_size_range(tmp_path, monkeypatch) -> None:
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("the miner broke")
+    def broken(data: object, algorithms: list[str], params: object, progress) -> None:
+        progress(algorithms[0], 0, len(algorithms) + 2)  # the first algorithm starts …
+        raise RuntimeError("the miner broke")  # … and breaks
 
     monkeypatch.setattr(execute, "run_analysis", broken)
     metrics = Metrics(50)
@@ -62,5 +63,14 @@ def test_a_failed_analysis_is_observed_under_its_projects_size_range(tmp_path, m
             "the analysis to end",
         )
     assert job["status"] == "failed" and "the miner broke" in job["error"], job
-    assert _observed(metrics, "small") == len(job["algorithms"]) > 0
+    # Only the algorithm that ran has a duration (not the whole job's time for each);
+    # every algorithm of the failed job counts as an error request.
+    assert _observed(metrics, "small") == 1
     assert _observed(metrics, "tiny") == 0
+    errors = [
+        sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "bl_analysis_requests_total" and sample.labels["status"] == "error"
+    ]
+    assert sum(errors) == len(job["algorithms"]) == 4

@@ -27,7 +27,7 @@ from bizlogic.settings import Settings
 from bizlogic.store import migrations
 from bizlogic.store.db import Database
 from bizlogic.store.projects import get_or_create_project
-from bizlogic.store.tables import AnalysisJob, InsightRow, MaintenanceRun, PatternRow
+from bizlogic.store.tables import AnalysisJob, InsightRow, MaintenanceRun, PatternRow, ProjectRow
 from tests.conftest import fresh_pg_database
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -146,6 +146,25 @@ def test_database_step_and_the_exported_run(database, tmp_path) -> None:
     assert sample.value == finished.timestamp()
     [duration] = families["bl_maintenance_step_duration_seconds"].samples
     assert duration.labels == {"step": "database", "status": "ok"}
+
+
+def test_maintenance_is_due_before_its_first_success(database, tmp_path) -> None:
+    """An install where maintenance never succeeded (or never ran) still gets a clock for
+    BusinessLogicMaintenanceStale: the first project, or the first run attempt."""
+    assert maintenance_metric_families(database) == []  # empty: nothing is due yet
+    with database.scope() as session:
+        get_or_create_project(session, "shop")
+    with database.scope() as session:
+        created = session.scalar(select(func.min(ProjectRow.created_at)))
+    families = {f.name: f for f in maintenance_metric_families(database)}
+    [due] = families["bl_maintenance_due_since_timestamp_seconds"].samples
+    assert due.value == created.timestamp()
+    assert "bl_maintenance_last_success_timestamp_seconds" not in families
+
+    Maintenance(settings_for(database, tmp_path), database, steps=("database",)).run()
+    families = {f.name: f for f in maintenance_metric_families(database)}
+    assert "bl_maintenance_due_since_timestamp_seconds" not in families  # succeeded since
+    assert families["bl_maintenance_last_success_timestamp_seconds"].samples
 
 
 def test_a_second_run_is_refused_while_one_holds_the_lock(database, tmp_path) -> None:
@@ -349,3 +368,142 @@ def test_restart_runs_the_configured_command_per_unit_then_waits_for_health(tmp_
         db.dispose()
         health.shutdown()
         receiver.close()
+
+
+# -- one log line a step, the history, every process's log files ---------------------------
+
+
+def test_each_step_is_one_structured_log_line(tmp_path) -> None:
+    """The run's start, each step (name, outcome, duration, figures; ERROR when it failed)
+    and its end are JSON lines of the maintenance's own log file."""
+    from bizlogic.telemetry.logging import configure_logging, log_file_in_use, reset_logging
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    migrations.upgrade(url)
+    db = Database(url)
+    settings = Settings(
+        data_dir=tmp_path, database_url=url, redis_url="redis://127.0.0.1:1/0",
+        log_file=tmp_path / "logs" / "{process}.log", log_level="INFO", log_format="json",
+    )  # fmt: skip
+    configure_logging(settings, stream=open(os.devnull, "w"), process="maintenance")  # noqa: SIM115
+    try:
+        assert log_file_in_use() == tmp_path / "logs" / "maintenance.log"
+        report = Maintenance(settings, db, steps=("logs", "cache", "disk")).run()
+    finally:
+        reset_logging()
+        db.dispose()
+    written = (tmp_path / "logs" / "maintenance.log").read_text()
+    lines = [json.loads(x) for x in written.splitlines()]
+    ours = [x for x in lines if x["logger"] == "bizlogic.maintenance"]
+    assert [x["event"] for x in ours] == [
+        "maintenance_start", "maintenance_step", "maintenance_step", "maintenance_step",
+        "maintenance_end",
+    ]  # fmt: skip
+    start, logs, cache, disk, end = ours
+    assert start["steps"] == ["logs", "cache", "disk"] and start["run_id"] == report.run_id
+    for line, step in zip((logs, cache, disk), report.steps, strict=True):
+        assert (line["step"], line["status"], line["duration_s"], line["details"]) == (
+            step.name, step.status, step.duration_s, json.loads(json.dumps(step.details))
+        )  # fmt: skip
+        assert line["run_id"] == report.run_id and line["dry_run"] is False
+    assert (logs["level"], logs["status"], logs["error"]) == ("INFO", "ok", None)
+    assert (cache["level"], cache["status"]) == ("ERROR", "failed")
+    assert cache["error"].startswith("ConnectionError: ")
+    assert cache["message"].startswith("Maintenance step cache: failed in ")
+    assert (end["level"], end["status"], end["failed_steps"]) == ("ERROR", "failed", ["cache"])
+
+
+def test_history_lists_runs_newest_first_and_names_interrupted_ones(
+    tmp_path, monkeypatch
+) -> None:
+    from bizlogic.ops.maintenance import history
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    migrations.upgrade(url)
+    db = Database(url)
+    settings = Settings(data_dir=tmp_path, database_url=url, redis_url="redis://127.0.0.1:1/0")
+    try:
+        with db.scope() as session:  # a run killed three days ago: it never recorded its end
+            session.add(MaintenanceRun(kind="maintenance", status="running", dry_run=False,
+                                       started_at=NOW - timedelta(days=3),
+                                       details={"steps": ["database"]}))  # fmt: skip
+        dry = Maintenance(settings, db, dry_run=True, steps=("retention",),
+                          now=lambda: NOW - timedelta(days=2)).run()  # fmt: skip
+        failed = Maintenance(settings, db, steps=("cache", "disk"),
+                             now=lambda: NOW - timedelta(days=1)).run()  # fmt: skip
+        with db.scope() as session:  # one running now
+            session.add(MaintenanceRun(kind="maintenance", status="running", dry_run=False,
+                                       started_at=NOW, details={"steps": ["logs"]}))  # fmt: skip
+        runs = history(db)
+    finally:
+        db.dispose()
+    assert [(r["status"], r["dry_run"]) for r in runs] == [
+        ("running", False), ("failed", False), ("ok", True), ("interrupted", False)
+    ]  # fmt: skip
+    assert runs[1]["run_id"] == failed.run_id and runs[2]["run_id"] == dry.run_id
+    assert [(s["name"], s["status"]) for s in runs[1]["steps"]] == [
+        ("cache", "failed"), ("disk", "ok")
+    ]  # fmt: skip
+    assert runs[1]["error"] == "failed step(s): cache"
+    assert runs[1]["steps"][0]["error"].startswith("ConnectionError")
+    assert runs[1]["report"]["steps"][1]["details"]["threshold"] == 80
+    assert runs[3]["steps"] == [
+        {"name": "database", "status": None, "duration_s": None, "error": None}
+    ]  # fmt: skip
+    assert runs[0]["finished_at"] is None and runs[0]["duration_s"] is None
+    assert runs[2]["duration_s"] == 0.0  # the clock of that run stood still
+
+    monkeypatch.setenv("BL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BL_DATABASE_URL", url)
+    from bizlogic.settings import get_settings
+
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        listed = runner.invoke(app, ["maintain", "history", "--json", "--limit", "2"])
+        assert listed.exit_code == 0, listed.output
+        assert [r["run_id"] for r in json.loads(listed.stdout)] == [runs[0]["run_id"],
+                                                                   failed.run_id]  # fmt: skip
+        table = runner.invoke(app, ["maintain", "history"])
+        assert table.exit_code == 0, table.output
+        for word in ("running", "failed", "ok (dry run)", "interrupted", "cache failed",
+                     "disk ok", "failed step(s): cache"):  # fmt: skip
+            assert word in table.output, (word, table.output)
+        misplaced = runner.invoke(app, ["maintain", "--dry-run", "history"])
+        assert misplaced.exit_code == 2 and "go without a command" in misplaced.output
+        monkeypatch.setenv("BL_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+        get_settings.cache_clear()
+        unmigrated = runner.invoke(app, ["maintain", "history"])
+        assert unmigrated.exit_code == 1 and "bizlogic db upgrade" in unmigrated.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_logs_step_cleans_the_rotations_of_every_process_file(tmp_path) -> None:
+    """With one file per process (`{process}`, slots -2, -3 …), old rotations of each go;
+    live files, recent rotations and files of no bizlogic process stay."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    old = time.time() - 40 * 86400
+    names = {
+        "api.log": True, "api.log.1": False, "api.log.2.gz": True, "api-2.log": True,
+        "api-2.log.1": True, "worker.log.3": True, "maintenance.log.1": False,
+        "recover.log": True, "syslog.1": True, "other.log.1": True, ".api.log.lock": True,
+    }  # name → made old  # fmt: skip
+    for name, aged in names.items():
+        (logs / name).write_text("x")
+        if aged:
+            os.utime(logs / name, (old, old))
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    migrations.upgrade(url)
+    db = Database(url)
+    settings = Settings(data_dir=tmp_path, database_url=url, log_file=logs / "{process}.log")
+    try:
+        [dry] = Maintenance(settings, db, dry_run=True, steps=("logs",)).run().steps
+        [step] = Maintenance(settings, db, steps=("logs",)).run().steps
+    finally:
+        db.dispose()
+    gone = ["api-2.log.1", "api.log.2.gz", "worker.log.3"]
+    assert sorted(dry.details["would_remove"]) == gone
+    assert sorted(step.details["removed"]) == gone and step.details["rotated_files"] == 5
+    assert sorted(p.name for p in logs.iterdir()) == sorted(set(names) - set(gone))

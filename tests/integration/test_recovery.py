@@ -384,6 +384,9 @@ def test_exhausted_budget_escalates_once_and_stops_acting(tmp_path, webhook):
     )
     assert "every action of the chain ran" in chain["summary"]
     assert "stops acting" in budget["summary"]
+    # The notice carries what the check saw (it was {} before), so a person reads the cause.
+    assert chain["details"]["observation"], chain
+    assert "127.0.0.1:1" in chain["details"]["observation"]["error"]
     escalations = events(db, action="notify_admin", outcome="escalated")
     assert [e["target"] for e in escalations] == ["chain", "budget"]
 
@@ -519,8 +522,8 @@ def test_alertmanager_payload_acts_once_and_is_authenticated(tmp_path):
         assert client.get(f"{BASE}/recovery/history?hours=0", headers=admin).status_code == 422
         metrics = client.get("/metrics").text
         assert (
-            'bl_recovery_actions_total{action="clear_cache",failure_type="redis_connection",'
-            'outcome="refused"} 1.0'
+            'bl_recovery_actions_total{action="clear_cache",dry_run="true",'
+            'failure_type="redis_connection",outcome="refused"} 1.0'
         ) in metrics
         assert "bl_recovery_paused 0.0" in metrics
 
@@ -611,3 +614,43 @@ def test_recover_run_states_the_cause_of_each_refusal(tmp_path, setup, cause):
     assert run.returncode == 1, run.stderr
     assert f"restart_service: {cause}" in run.stdout
     assert "cannot reach the server itself" not in run.stdout
+
+
+def test_a_lasting_failure_records_each_refusal_once(tmp_path):
+    """The watcher hands a lasting failure to the engine at every look (quiet after the
+    first); the same refusal is not written again every 15 s (26 rows in four minutes)."""
+    data = tmp_path / "data"
+    db_url, db = sqlite_db(data)
+    settings = Settings(
+        data_dir=data,
+        database_url=db_url,
+        redis_url="redis://127.0.0.1:1/0",  # nobody there
+        recovery_mode="act",
+        recovery_backoff_s=0,
+    )
+    recovery = Recovery(settings, db)
+    outcomes = [recovery.handle("redis_connection", "detector", quiet=i > 0) for i in range(6)]
+    assert {o.status for o in outcomes} == {"escalated"}
+    refused = events(db, outcome="refused")
+    assert sorted(e["action"] for e in refused) == sorted(
+        {e["action"] for e in refused}
+    )  # one row per action, not one per look
+    assert len(refused) >= 2  # restart_service and notify_admin were both refused
+
+
+@pytest.mark.parametrize(("mode", "dry"), [("act", False), ("dry-run", True)])
+def test_alert_intake_rows_carry_the_recovery_mode(tmp_path, mode, dry):
+    data = tmp_path / "data"
+    settings = Settings(
+        data_dir=data,
+        database_url=f"sqlite:///{data / 'bizlogic.db'}",
+        jwt_secret=JWT,
+        webhook_token=WEBHOOK_TOKEN,
+        recovery_mode=mode,
+    )
+    with TestClient(create_app(settings, metrics=Metrics(50))) as client:
+        hook = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+        taken = client.post(f"{BASE}/alerts", json=alertmanager_payload(), headers=hook)
+        assert taken.status_code == 200
+        [intake] = events(client.app.state.bl.db, trigger="alertmanager")
+        assert intake["outcome"] == "pending" and intake["dry_run"] is dry

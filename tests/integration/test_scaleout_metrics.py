@@ -61,6 +61,7 @@ def test_api_processes_and_a_worker_add_up(redis_server, tmp_path) -> None:
             "BL_JWT_SECRET": SECRET,
             "BL_DATA_DIR": str(tmp_path / "data"),
             "BL_LOG_FILE": "",
+            "BL_COLLECT_INTERVAL_S": "1",
         }
         api_port, worker_port = free_port(), free_port()
         api = start(["serve", "--workers", "2", "--port", str(api_port)], env, tmp_path / "a.log")
@@ -116,6 +117,19 @@ def test_api_processes_and_a_worker_add_up(redis_server, tmp_path) -> None:
             worker_scrape = poll(
                 lambda: httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text, 30, "worker"
             )
+            # The worker host's own figures, measured by its supervisor (not the API's).
+            def host_figures() -> dict | None:
+                text = httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text
+                cpu = samples(text, "bl_cpu_usage_percent").get(())
+                up = samples(text, "bl_collector_up")
+                ready = cpu is not None and cpu == cpu and up.get((("source", "cpu"),)) == 1
+                return {"cpu": cpu, "up": up, "text": text} if ready else None
+
+            host = poll(host_figures, 30, "the worker host's CPU figure")
+            assert 0 <= host["cpu"] <= 100
+            assert {dict(k)["source"] for k in host["up"]} == {"cpu", "memory", "disk"}
+            memory = samples(host["text"], "bl_memory_usage_percent")[()]
+            assert 0 < memory <= 100
             outcomes = samples(worker_scrape, "bl_worker_jobs_total")
             assert outcomes[(("outcome", "started"),)] == 1
             assert outcomes[(("outcome", "succeeded"),)] == 1

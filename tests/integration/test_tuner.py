@@ -1,25 +1,33 @@
 """`bizlogic tune` against real conditions: a bloated table, a tiny pool under load, a
-crowded PostgreSQL, a cold and an expiring Redis cache, and --apply in embedded mode."""
+crowded PostgreSQL, a cold and an expiring Redis cache, --apply in embedded mode, CPUs
+kept busy by the test's own burner processes, more than 30 connections to bizlogic's
+database, and Redis clients up to its maxclients."""
 
 from __future__ import annotations
 
 import json
 import math
 import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 import pytest
+import redis
 from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from bizlogic.cache import RedisCache
+from bizlogic.ops import tune_advice
 from bizlogic.ops.tune_advice import advise
 from bizlogic.ops.tune_facts import (
     application_facts,
     cache_facts,
     database_facts,
+    system_facts,
     usable_cpus,
 )
 from bizlogic.settings import Settings
@@ -32,7 +40,9 @@ from tests.servers import EXE, Server, bizlogic, clean_env, free_port
 
 
 def tune(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return bizlogic(env, "tune", *args)
+    """`bizlogic tune`, over a short sampling window unless the test names one."""
+    window = () if "--sample-seconds" in args else ("--sample-seconds", "0.5")
+    return bizlogic(env, "tune", *args, *window)
 
 
 def by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -276,3 +286,181 @@ def test_embedded_cli_recommends_applies_and_refuses_bad_input(tmp_path) -> None
     bad = tune(env)
     assert bad.returncode == 2
     assert f"{overrides}: line 1: BL_REDIS_URL cannot be set here" in " ".join(bad.stderr.split())
+
+
+# -- busy CPUs: burner processes owned by the test ---------------------------------------------
+
+
+@pytest.fixture
+def cpu_burners() -> Iterator[list[int]]:
+    """One busy loop per CPU this process may use (at least two), killed afterwards."""
+    count = max(2, math.ceil(usable_cpus()))
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        poll(
+            lambda: all(psutil.Process(b.pid).cpu_times().user >= 0.2 for b in burners),
+            30,
+            "every burner to have spent CPU time",
+        )
+        yield [b.pid for b in burners]
+    finally:
+        for burner in burners:
+            burner.kill()
+        for burner in burners:
+            burner.wait(10)
+
+
+def test_busy_cpus_are_named_with_the_measured_window(tmp_path, cpu_burners) -> None:
+    env = clean_env(tmp_path / "data", BL_HEALTH_URL=f"http://127.0.0.1:{free_port()}/readyz")
+    done = tune(env, "--json", "--sample-seconds", "2")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    system = report["facts"]["system"]
+    cpu = system["cpu"]
+    assert 2.0 <= cpu["window_s"] < 30 and cpu["usage_percent"] > 80
+    rec = by_id(report)["cpu_busy"]
+    assert rec["priority"] == "high" and not rec["applicable"]
+    evidence = rec["evidence"]
+    assert (evidence["usage_percent"], evidence["window_s"]) == (
+        cpu["usage_percent"],
+        cpu["window_s"],
+    )
+    assert evidence["load_per_cpu"] == cpu["load_per_cpu"] and evidence["cpus"] == system["cpus"]
+    # the evidence names who spent it: a burner is among the busiest processes
+    assert set(cpu_burners) & {p["pid"] for p in evidence["top_processes"]}
+    # disk I/O is measured over the same window (figures only, no rule)
+    if system["disk_io"]["available"]:
+        assert system["disk_io"]["window_s"] == cpu["window_s"]
+        assert system["disk_io"]["write_bytes_per_s"] >= 0
+    people = tune(env, "--sample-seconds", "1")
+    assert "CPU usage is too high" in " ".join(people.stdout.split())
+
+
+def test_busy_cpus_and_expiring_cache_entries_ask_for_a_longer_ttl(
+    redis_server, tmp_path, cpu_burners
+) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url=redis_server.url, cache_ttl_s=0.2)
+    metrics = Metrics(50)
+    cache = RedisCache(redis_server.url, ttl_s=settings.cache_ttl_s, on_lookup=metrics.cache_lookup)
+    try:
+        keys = [cache.key("p", "rules", {"page": n}) for n in range(150)]
+        for k in keys:
+            cache.set(k, {"rules": []})
+        client = redis_server.client()
+        poll(lambda: client.info("stats")["expired_keys"] >= 150, 30, "the entries to expire")
+        assert all(cache.get_raw(k) is None for k in keys)  # asked for again: expired
+        facts = {
+            "system": system_facts(settings, sample_s=1.0),
+            "cache": cache_facts(settings),
+            "application": application_facts({"api": generate_latest(metrics.registry).decode()}),
+        }
+    finally:
+        cache.close()
+    rec = {r.id: r for r in advise(facts, settings)}["cpu_and_cache"]
+    assert rec.priority == "medium" and rec.evidence["cpu_usage_percent"] > 60
+    assert (rec.evidence["hit_rate"], rec.evidence["source"]) == (0.0, "bizlogic counters")
+    assert rec.evidence["expired_keys"] >= 150 and rec.evidence["evicted_keys"] == 0
+    assert rec.applicable and (rec.change["setting"], rec.change["value"]) == (
+        "BL_CACHE_TTL_S",
+        0.4,
+    )
+
+
+# -- more than 30 connections to bizlogic's database while memory is high --------------------
+
+
+def test_memory_with_crowded_connections(tmp_path, monkeypatch) -> None:
+    """Memory cannot be filled to 70 % on a shared test host: the threshold is lowered to
+    just below the memory measured here (a test-only monkeypatch of the constant); the
+    connections are real."""
+    with fresh_pg_database("bl_tune") as (_, _, url):
+        settings = Settings(data_dir=tmp_path, database_url=url, db_pool_size=10)
+        system = system_facts(settings, sample_s=0.5)
+        memory = system["memory"]["used_percent"]
+        if memory <= tune_advice.MEMORY_WITH_CONNECTIONS_PERCENT:
+            monkeypatch.setattr(tune_advice, "MEMORY_WITH_CONNECTIONS_PERCENT", memory - 0.1)
+        db = Database(url, pooled=False)
+        plain = url.replace("+psycopg", "")
+        crowd: list[psycopg.Connection] = []
+
+        def open_until(count: int, name: str) -> dict[str, Any]:
+            while len(crowd) < count:
+                crowd.append(psycopg.connect(plain, application_name=name, autocommit=True))
+            return poll(
+                lambda: (f := database_facts(db))["database_connections"] == count and f,
+                30,
+                f"{count} connections to the test database",
+            )
+
+        def crowded(facts: dict[str, Any]) -> Any:
+            found = {r.id: r for r in advise({"system": system, "database": facts}, settings)}
+            return found.get("memory_and_connections")
+
+        try:
+            assert crowded(open_until(30, "crowd")) is None  # 30 is not more than 30
+            rec = crowded(open_until(31, "crowd"))
+            assert rec is not None and rec.priority == "high" and not rec.applicable
+            assert rec.evidence["database_connections"] == 31
+            assert rec.evidence["database"] == url.rsplit("/", 1)[1]
+            assert rec.evidence["memory_used_percent"] == memory
+            assert rec.evidence["our_connections"] == 0  # other clients: a pooler, not our pool
+            for conn in crowd:
+                conn.close()
+            crowd.clear()
+            # 35 connections named as bizlogic's: 35 / pool 10 → 4 processes; 5 too many
+            ours = crowded(open_until(35, "bizlogic"))
+            assert ours.evidence["our_connections"] == 35 and ours.evidence["processes"] == 4
+            assert ours.applicable and ours.change["setting"] == "BL_DB_POOL_SIZE"
+            assert (ours.change["current"], ours.change["value"]) == (10, 8)
+        finally:
+            for conn in crowd:
+                conn.close()
+            db.dispose()
+
+
+# -- Redis clients against maxclients ---------------------------------------------------------
+
+
+def test_redis_clients_near_maxclients(redis_server, tmp_path) -> None:
+    admin = redis_server.client()
+    admin.config_set("maxclients", 10)
+    env = clean_env(
+        tmp_path / "data",
+        BL_REDIS_URL=redis_server.url,
+        BL_HEALTH_URL=f"http://127.0.0.1:{free_port()}/readyz",
+    )
+    held: list[redis.Redis] = []
+
+    def report_with(others: int) -> dict[str, Any]:
+        """`bizlogic tune` with ``others`` clients connected besides this test's and its own."""
+        while len(held) < others:
+            held.append(redis_server.client())
+            held[-1].ping()
+        poll(
+            lambda: admin.info("clients")["connected_clients"] == others + 1,
+            30,
+            f"{others + 1} Redis clients",
+        )
+        done = tune(env, "--json", "--sample-seconds", "0.5")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    try:
+        report = report_with(6)  # 6 + this test's + the tuner's = 8: 80 %, not above
+        assert report["facts"]["cache"]["connected_clients"] == 8
+        assert report["facts"]["cache"]["maxclients"] == 10
+        assert "redis_clients_near_limit" not in by_id(report)
+        report = report_with(7)  # 9 of 10
+        rec = by_id(report)["redis_clients_near_limit"]
+        assert rec["priority"] == "high" and not rec["applicable"]
+        assert rec["evidence"] == {"connected_clients": 9, "maxclients": 10, "used_share": 0.9}
+        assert rec["change"] == {
+            "target": "redis",
+            "setting": "maxclients",
+            "current": 10,
+            "value": math.ceil(9 / 0.6),
+        }
+    finally:
+        for client in held:
+            client.close()
+        admin.close()

@@ -20,7 +20,7 @@ CONTRACT = [
     "bl_disk_io_write_bytes", "bl_db_connections_active", "bl_db_connections_idle",
     "bl_db_query_duration_seconds", "bl_redis_connected_clients", "bl_redis_memory_usage_bytes",
     "bl_redis_keyspace_hits", "bl_redis_keyspace_misses", "bl_queue_depth",
-    "bl_recovery_actions_total", "bl_http_requests_total",
+    "bl_recovery_actions_total", "bl_http_requests_total", "bl_http_request_duration_seconds",
 ]  # fmt: skip
 
 
@@ -57,3 +57,21 @@ def test_panel_ids_are_unique_and_grafana_provisioning_points_at_prometheus() ->
         (ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
     )["datasources"]
     assert [d["type"] for d in datasources] == ["prometheus"]
+
+
+def test_user_experience_and_usage_panels() -> None:
+    """HTTP latency per route (p50/p95/p99) and analyses by algorithm, role and project."""
+    by_title = {p["title"]: [t["expr"] for t in p["targets"]] for p in PANELS}
+    latency = by_title["HTTP latency by route (p50 / p95 / p99)"]
+    assert [e.split(",")[0] for e in latency] == [
+        "histogram_quantile(0.5", "histogram_quantile(0.95", "histogram_quantile(0.99"
+    ]  # fmt: skip
+    assert all("sum by (le, route)" in e and "bl_http_request_duration_seconds_bucket" in e
+               for e in latency)  # fmt: skip
+    assert by_title["Analyses by algorithm and role"] == [
+        "sum by (algorithm, user_role, status) "
+        "(increase(bl_analysis_requests_total[$__rate_interval]))"
+    ]
+    assert by_title["Analyses by project"] == [
+        "sum by (project_id, status) (increase(bl_analysis_requests_total[$__rate_interval]))"
+    ]

@@ -16,16 +16,23 @@ from typer.testing import CliRunner
 from bizlogic.cli import app
 from bizlogic.ops.logs import LogAnalyzer, log_files
 from bizlogic.ops.logs import parse_time as parse
+from bizlogic.telemetry.redact import redact_text
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 ALGORITHMS = ["sentiment_correlation", "keyword_cooccurrence", "temporal_trends"]
 ACTIONS = ["import_records", "analyze", "toggle_rule", "acknowledge_insight"]
 ERRORS = ["timeout: ran past 1800 s", "OperationalError: connection refused", "ValueError: bad"]
 SHANGHAI = timezone(timedelta(hours=8))
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+PROJECTS = ["shop", "reviews", "support", "p-42"]
+RESOURCES = ["rules/7", "rules/12", "records", "insights/3", "project"]
 
 
 def generate_events(seed: int, count: int) -> list[dict]:
     rng = random.Random(seed)
+    extra = random.Random(seed + 1000)  # the fields added later: the first draws unchanged
     events = []
     for _ in range(count):
         when = START + timedelta(seconds=rng.randrange(3 * 86400))
@@ -41,6 +48,11 @@ def generate_events(seed: int, count: int) -> list[dict]:
         if kind == "user_action":
             record.update(logger="bizlogic.api", user_id=f"u{rng.randrange(7)}",
                           action=rng.choice(ACTIONS))  # fmt: skip
+            record["resource"] = extra.choice(RESOURCES)
+        if kind.startswith("analysis_"):
+            record["project_id"] = extra.choice(PROJECTS)
+        if kind == "analysis_error" and extra.random() < 0.1:  # the analyzer must hide it
+            record["error"] += " (password=hunter2 rejected)"
         events.append(record)
     return events
 
@@ -111,6 +123,8 @@ def expected(events: list[dict], since: datetime, until: datetime) -> dict:
     return {
         "in_window": len(inside),
         "per": per,
+        "errors": errors,
+        "actions_list": actions,
         "error_types": Counter(e["error"].split(":")[0] for e in errors),
         "errors_by_hour": Counter(
             e["_when"].replace(minute=0, second=0, microsecond=0) for e in errors
@@ -170,6 +184,86 @@ def test_every_figure_matches_the_independent_computation(logs) -> None:
     assert users["by_action"] == dict(truth["actions"])
 
 
+def newest(events: list[dict], top: int) -> list[dict]:
+    """The ``top`` newest events; equal times: the later in the files first (the events are
+    in file order)."""
+    order = sorted(range(len(events)), key=lambda i: (events[i]["_when"], i), reverse=True)
+    return [events[i] for i in order[:top]]
+
+
+@pytest.mark.parametrize("top", [20, 3, 0])
+def test_per_event_details_match_the_independent_computation(logs, top) -> None:
+    """The error report lists the newest failures with time, project, algorithm, error type
+    and text (credentials hidden); the user report each top user's top (action, resource)
+    and the newest actions — each list at most ``top`` long."""
+    live, events = logs
+    since, until = datetime(2026, 11, 20, 6, tzinfo=UTC), datetime(2026, 11, 22, 18, tzinfo=UTC)
+    report = LogAnalyzer(since, until, top=top).feed_files(log_files(live)).report()
+    truth = expected(events, since, until)
+    assert report["top"] == top
+    errors = report["errors"]
+    assert errors["by_project"] == dict(Counter(e["project_id"] for e in truth["errors"]))
+    assert errors["recent"] == [
+        {
+            "timestamp": e["_when"].isoformat(), "level": "ERROR", "logger": "bizlogic.analysis",
+            "event": "analysis_error", "algorithm": e["algorithm"], "project_id": e["project_id"],
+            "error_type": e["error"].split(":")[0],
+            "error": e["error"].replace("password=hunter2", "password=[REDACTED]"),
+        }
+        for e in newest(truth["errors"], top)
+    ]  # fmt: skip
+    actions = truth["actions_list"]
+    users = report["users"]
+    by_user = Counter(e["user_id"] for e in actions)  # ties: first seen first
+    assert users["top_users"] == [
+        {
+            "user_id": user, "actions": count,
+            "top_actions": [
+                {"action": action, "resource": resource, "count": n}
+                for (action, resource), n in Counter(
+                    (e["action"], e["resource"]) for e in actions if e["user_id"] == user
+                ).most_common(top)
+            ],
+        }
+        for user, count in by_user.most_common(top)
+    ]  # fmt: skip
+    assert users["recent"] == [
+        {"timestamp": e["_when"].isoformat(), "user_id": e["user_id"], "action": e["action"],
+         "resource": e["resource"]}
+        for e in newest(actions, top)
+    ]  # fmt: skip
+    if top:
+        hidden = [e for e in truth["errors"] if "hunter2" in e["error"]]
+        assert hidden and "hunter2" not in json.dumps(report)
+        assert len(users["top_users"]) == min(top, len(by_user))
+
+
+def test_cli_top_bounds_every_output(logs, tmp_path) -> None:
+    """``--top N`` bounds the lists of the JSON, the text tables and the HTML page alike."""
+    live, _ = logs
+    files = [str(path) for path in log_files(live)]
+    window = ["--since", "2026-11-20", "--until", "2026-11-23"]
+    runner = CliRunner()
+    done = runner.invoke(app, ["logs", "analyze", *files, *window, "--top", "2", "--json"])
+    assert done.exit_code == 0, done.output
+    body = json.loads(done.stdout)
+    assert len(body["errors"]["recent"]) == len(body["users"]["recent"]) == 2
+    assert len(body["users"]["top_users"]) == 2
+    assert all(len(u["top_actions"]) == 2 for u in body["users"]["top_users"])
+    newest_error = body["errors"]["recent"][0]
+    page = tmp_path / "r.html"
+    text = runner.invoke(app, ["logs", "analyze", *files, *window, "--top", "2", "--html",
+                               str(page)])  # fmt: skip
+    assert text.exit_code == 0, text.output
+    assert "newest errors (at most 2)" in text.output
+    assert newest_error["project_id"] in text.output and "top users" in text.output
+    html = page.read_text()
+    assert "Newest errors (at most 2)" in html and "Newest user actions (at most 2)" in html
+    assert newest_error["error"].split(" (")[0] in html
+    bad = runner.invoke(app, ["logs", "analyze", *files, "--top", "-1"])
+    assert bad.exit_code == 2 and "--top" in bad.output
+
+
 def test_cli_json_and_bad_options(logs) -> None:
     live, events = logs
     runner = CliRunner()
@@ -225,6 +319,47 @@ def test_without_files_the_live_log_and_its_rotations_are_read(logs, monkeypatch
         get_settings.cache_clear()
         done = runner.invoke(app, args)
         assert done.exit_code == 1 and "no files given and BL_LOG_FILE is not set" in done.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_every_process_file_by_default_and_quoted_glob_patterns(tmp_path, monkeypatch) -> None:
+    """Without FILES, every file BL_LOG_FILE stands for: each role's and each numbered
+    one's, with rotations; a quoted glob pattern is expanded by the command, a file named
+    twice is read once, and a pattern that matches nothing is a missing file."""
+    from bizlogic.settings import get_settings
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    per_file = {"api.log.1": 3, "api.log": 2, "api-2.log": 4, "worker.log.2.gz": 1,
+                "worker.log": 5, "maintenance.log": 1}  # fmt: skip
+    for name, count in per_file.items():
+        text = "".join(
+            json.dumps({"timestamp": f"2026-11-21T10:00:0{k}Z", "event": "user_action",
+                        "user_id": name, "action": "a", "resource": "r"}) + "\n"
+            for k in range(count)
+        )  # fmt: skip
+        data = text.encode()
+        (logs / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    (logs / "syslog").write_text("not ours\n")
+    runner = CliRunner()
+    args = ["logs", "analyze", "--since", "2026-11-21", "--until", "2026-11-22", "--json"]
+    try:
+        monkeypatch.setenv("BL_LOG_FILE", str(logs / "{process}.log"))
+        get_settings.cache_clear()
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.output
+        body = json.loads(done.stdout)
+        assert [Path(f).name for f in body["files"]] == [
+            "api.log.1", "api.log", "api-2.log", "maintenance.log", "worker.log.2.gz",
+            "worker.log",
+        ]  # fmt: skip
+        assert body["users"]["by_user"] == per_file
+        globbed = runner.invoke(app, [*args, str(logs / "*.log*"), str(logs / "api.log")])
+        assert globbed.exit_code == 0, globbed.output
+        assert json.loads(globbed.stdout)["users"]["by_user"] == per_file  # api.log once
+        nothing = runner.invoke(app, [*args, str(logs / "nope*.log")])
+        assert nothing.exit_code == 1 and "no such file" in nothing.output
     finally:
         get_settings.cache_clear()
 
@@ -403,6 +538,19 @@ def tricky_lines(t: str, inside: str, outside: str) -> list[str]:
         f'{{"timestamp":"{t}","event":"user_action","user_id":3,"action":["a"]}}',
         f'{{"timestamp":"{t}","level":"CRITICAL","logger":null,"event":"x"}}',
         f'{{"timestamp":"{t}","level":"ERROR","logger":{{"name":"nested"}}}}',
+        # details of unusual types, and secrets the report must hide
+        f'{{"timestamp":"{t}","event":"analysis_error","algorithm":"odd","project_id":7,'
+        f'"error":"KeyError: x"}}',
+        f'{{"timestamp":"{t}","event":"analysis_error","project_id":null,"message":"m"}}',
+        f'{{"timestamp":"{t}","level":"ERROR","logger":"db","event":"query_failed",'
+        f'"message":"connect postgresql://bl:pw-Secret1@db/bl failed"}}',
+        f'{{"timestamp":"{t}","level":"ERROR","event":"boom","message":["a"],"error":null}}',
+        f'{{"timestamp":"{t}","level":"CRITICAL","event":"analysis_error",'
+        f'"error":"Bearer abcdefghijklmnop1234 refused"}}',
+        f'{{"timestamp":"{t}","event":"user_action","user_id":"u9","action":"x","resource":5}}',
+        f'{{"timestamp":"{t}","event":"user_action","user_id":"u9","action":"x","resource":null}}',
+        f'{{"timestamp":"{t}","event":"user_action","user_id":"u9","action":"x",'
+        f'"resource":"s?token=abc123"}}',
         # other shapes of valid lines
         f'{{ "timestamp":"{t}",{access}}}',
         f'{{"timestamp" : "{t}",{access}}}',
@@ -497,19 +645,34 @@ def tricky_log(seed: int, count: int) -> bytes:
     return text + b'{"timestamp":"2026-11-21T10:00:00Z","event":"analysis_st'  # no newline
 
 
-def line_by_line(paths: list[Path], since: datetime, until: datetime) -> dict:
+def line_by_line(paths: list[Path], since: datetime, until: datetime, top: int = 20) -> dict:
     """Every figure of ``LogAnalyzer.report("all")`` read the straightforward way: each line
-    with json.loads and datetime.fromisoformat, counted as the module docstring says."""
+    with json.loads and datetime.fromisoformat, counted as the module docstring says; the
+    per-event lists by sorting every such event and taking the first ``top``."""
     lines = in_window = malformed = 0
     examples: list[dict] = []
     algorithms: dict[str, dict] = {}
     by_type: Counter = Counter()
     failed_by: Counter = Counter()
+    failed_in: Counter = Counter()
     failures: Counter = Counter()
     loggers: Counter = Counter()
     actions: Counter = Counter()
     users: Counter = Counter()
     uses: Counter = Counter()
+    done_by: dict[str, Counter] = {}
+    error_events: list[tuple[tuple, dict]] = []  # ((instant, file, line), entry)
+    action_events: list[tuple[tuple, dict]] = []
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    def hidden(entry: object) -> object:  # what the report shows of a value from the logs
+        if isinstance(entry, dict):
+            return {key: hidden(value) for key, value in entry.items()}
+        if isinstance(entry, list):
+            return [hidden(value) for value in entry]
+        return redact_text(entry) if isinstance(entry, str) else entry
 
     def bucket(when: datetime) -> datetime:
         epoch = when.timestamp()
@@ -519,7 +682,7 @@ def line_by_line(paths: list[Path], since: datetime, until: datetime) -> dict:
         return algorithms.setdefault(str(name), {"started": 0, "completed": 0, "failed": 0,
                                                  "durations": []})  # fmt: skip
 
-    for path in paths:
+    for file_index, path in enumerate(paths):
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         rows = data.split(b"\n")
         if rows[-1] == b"":
@@ -548,6 +711,18 @@ def line_by_line(paths: list[Path], since: datetime, until: datetime) -> dict:
                 continue
             in_window += 1
             event, get = record.get("event"), record.get
+            place = ((when - EPOCH) // timedelta(microseconds=1), file_index, number)
+            stamp = when.astimezone(UTC).isoformat()
+            if get("level") in ("ERROR", "CRITICAL") or event == "analysis_error":
+                said = [get(k) for k in ("error", "message") if get(k) is not None] + [event]
+                error_events.append((place, {
+                    "timestamp": stamp, "level": text(get("level")),
+                    "logger": text(get("logger")), "event": text(event),
+                    "algorithm": text(get("algorithm")), "project_id": text(get("project_id")),
+                    "error_type": (str(get("error") or "").split(":", 1)[0].strip() or "unknown")
+                    if event == "analysis_error" else None,  # hidden() redacts it
+                    "error": text(said[0]),
+                }))  # fmt: skip
             if get("level") in ("ERROR", "CRITICAL"):
                 loggers[str(get("logger"))] += 1
             if event == "analysis_start":
@@ -559,13 +734,19 @@ def line_by_line(paths: list[Path], since: datetime, until: datetime) -> dict:
                     stats["durations"].append(float(get("duration")))
             elif event == "analysis_error":
                 algorithm(get("algorithm"))["failed"] += 1
-                by_type[str(get("error") or "").split(":", 1)[0].strip() or "unknown"] += 1
+                kind = str(get("error") or "").split(":", 1)[0].strip() or "unknown"
+                by_type[redact_text(kind)] += 1  # an error without ":" is its own type
                 failed_by[str(get("algorithm"))] += 1
+                failed_in[str(get("project_id"))] += 1
                 failures[bucket(when)] += 1
             elif event == "user_action":
                 actions[str(get("action"))] += 1
                 users[str(get("user_id"))] += 1
                 uses[bucket(when)] += 1
+                user, act = str(get("user_id")), str(get("action"))
+                done_by.setdefault(user, Counter())[(act, text(get("resource")))] += 1
+                action_events.append((place, {"timestamp": stamp, "user_id": user, "action": act,
+                                              "resource": text(get("resource"))}))  # fmt: skip
 
     def summary(started: int, completed: int, failed: int, durations: list) -> dict:
         durations = sorted(durations)
@@ -589,9 +770,21 @@ def line_by_line(paths: list[Path], since: datetime, until: datetime) -> dict:
     everything = [
         sum(a[k] for a in algorithms.values()) for k in ("started", "completed", "failed")
     ]
+    def newest(events: list[tuple[tuple, dict]]) -> list:
+        return hidden([entry for _, entry in sorted(events, key=lambda e: e[0])[::-1][:top]])
+
+    top_users = [
+        {"user_id": user, "actions": count, "top_actions": [
+            {"action": act, "resource": resource, "count": times}
+            for (act, resource), times in done_by[user].most_common(top)
+        ]}
+        for user, count in users.most_common(top)
+    ]  # fmt: skip
+
     return {
         "window": {"since": since.isoformat(), "until": until.isoformat(), "bucket_s": 3600},
         "files": [str(path) for path in paths],
+        "top": top,
         "lines": lines,
         "lines_in_window": in_window,
         "malformed": {"count": malformed, "examples": examples},
@@ -606,8 +799,10 @@ def line_by_line(paths: list[Path], since: datetime, until: datetime) -> dict:
             "analysis_errors": sum(by_type.values()),
             "by_type": dict(by_type.most_common()),
             "by_algorithm": dict(failed_by.most_common()),
+            "by_project": dict(failed_in.most_common()),
             "timeline": timeline(failures),
             "error_lines_by_logger": dict(loggers.most_common()),
+            "recent": newest(error_events),
         },
         "users": {
             "active_users": len(users),
@@ -615,6 +810,8 @@ def line_by_line(paths: list[Path], since: datetime, until: datetime) -> dict:
             "by_action": dict(actions.most_common()),
             "by_user": dict(users.most_common()),
             "timeline": timeline(uses),
+            "top_users": hidden(top_users),
+            "recent": newest(action_events),
         },
     }
 
@@ -642,9 +839,20 @@ def test_fast_path_gives_the_figures_of_a_line_by_line_reading(tmp_path, monkeyp
     assert json.dumps(sequential) == json.dumps(truth)  # the same order too: ties, examples
     assert truth["malformed"]["count"] > 200 and truth["lines_in_window"] > 2000
     assert len(fed) < truth["lines"] / 5  # the others were counted by the fast path
+    assert len(truth["errors"]["recent"]) == len(truth["users"]["recent"]) == 20
+    everything = line_by_line(paths, *WINDOW, top=100_000)  # every event in the lists
+    assert len(everything["errors"]["recent"]) > 250 and len(everything["users"]["recent"]) > 250
+    assert json.dumps(
+        LogAnalyzer(*WINDOW, top=100_000).feed_files(paths, workers=1).report("all")
+    ) == json.dumps(everything)  # fmt: skip
+    shown = json.dumps(everything)
+    assert "pw-Secret1" not in shown and "abcdefghijklmnop1234" not in shown
+    assert "abc123" not in shown and "hunter2" not in shown
     monkeypatch.setattr(logs_module, "PARALLEL_MIN_BYTES", 0)
     parallel = LogAnalyzer(*WINDOW).feed_files(paths, workers=2).report("all")
     assert json.dumps(parallel) == json.dumps(truth)
+    parallel = LogAnalyzer(*WINDOW, top=100_000).feed_files(paths, workers=2).report("all")
+    assert json.dumps(parallel) == json.dumps(everything)
 
 
 def test_what_orjson_alone_refuses_is_what_feed_counts(tmp_path) -> None:

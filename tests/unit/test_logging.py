@@ -369,3 +369,146 @@ def test_redact_stringifies_unknown_objects_before_filtering() -> None:
         "ok": True,
         "none": None,
     }
+
+
+# -- cache events -----------------------------------------------------------------------
+
+
+def test_cache_operations_are_debug_events_with_operation_key_and_hit(
+    configure: Configure,
+) -> None:
+    """Every get, set and invalidation of the cache is a ``cache_operation`` event at DEBUG;
+    its key names the project and a digest of the parameters, never their values."""
+    from bizlogic.cache import MemoryCache
+
+    out = configure(log_level="DEBUG")
+    cache = MemoryCache()
+    params = {"limit": 10, "api_key": "ak_live_SECRET42", "q": "password=hunter2"}
+    key = cache.key("p1", "rules", params)
+    assert cache.get_raw(key) is None
+    cache.set(key, {"rules": []})
+    assert cache.get_raw(key) is not None
+    cache.invalidate_project("p1")
+    events = [r for r in records(out) if r["event"] == "cache_operation"]
+    assert [(r["operation"], r["key"], r["hit"]) for r in events] == [
+        ("get", key, False), ("set", key, None), ("get", key, True),
+        ("invalidate", "bl:p1:version", None),
+    ]  # fmt: skip
+    for record in events:
+        assert set(record) == BASE_FIELDS | {"operation", "key", "hit"}
+        assert (record["level"], record["logger"]) == ("DEBUG", "bizlogic.cache")
+        assert record["module"] == "cache"  # the cache's call site, not the helper's
+    assert [r["message"] for r in events][:3] == [
+        f"Cache get {key} (miss)", f"Cache set {key}", f"Cache get {key} (hit)"
+    ]  # fmt: skip
+    assert "SECRET42" not in out.getvalue() and "hunter2" not in out.getvalue()
+    assert re.fullmatch(r"bl:p1:v0:rules:[0-9a-f]{16}", key)
+
+
+def test_cache_events_are_not_written_below_debug(configure: Configure) -> None:
+    from bizlogic.cache import MemoryCache
+
+    out = configure(log_level="INFO")
+    cache = MemoryCache()
+    key = cache.key("p1", "rules", {})
+    cache.set(key, 1)
+    cache.get_raw(key)
+    cache.invalidate_project("p1")
+    assert records(out) == []
+
+
+def test_redis_cache_operations_are_logged_also_while_bypassed(
+    configure: Configure, redis_server
+) -> None:
+    from bizlogic.cache import RedisCache
+
+    out = configure(log_level="DEBUG")
+    cache = RedisCache(redis_server.url)
+    key = cache.key("p2", "insights", {"limit": 5})
+    assert cache.get_raw(key) is None
+    cache.set(key, [1, 2])
+    assert cache.get_raw(key) == b"[1,2]"
+    cache.invalidate_project("p2")
+    cache.close()
+    down = RedisCache("redis://127.0.0.1:1/0", timeout_s=0.1)  # nothing listens there
+    bypassed = down.key("p2", "insights", {"limit": 5})
+    assert bypassed is None and down.get_raw(bypassed) is None
+    events = [r for r in records(out) if r["event"] == "cache_operation"]
+    assert [(r["operation"], r["key"], r["hit"]) for r in events] == [
+        ("get", key, False), ("set", key, None), ("get", key, True),
+        ("invalidate", "bl:p2:version", None), ("get", None, False),
+    ]  # fmt: skip
+    assert events[-1]["message"] == "Cache get (Redis bypassed) (miss)"
+
+
+# -- one writer per log file --------------------------------------------------------------
+
+
+def test_process_placeholder_and_slots_give_each_process_its_own_file(
+    configure: Configure, tmp_path: Path
+) -> None:
+    """``{process}`` becomes the role; a file another process holds is never shared: the
+    next slot is taken (the same process claiming twice stands in for a second one)."""
+    from bizlogic.telemetry.logfile import claim, live_files
+
+    template = tmp_path / "logs" / "{process}.log"
+    configure(log_file=template, log_level="INFO")
+    assert bl_logging.log_file_in_use() == tmp_path / "logs" / "bizlogic.log"
+    other = claim(template, "api")
+    second = claim(template, "api")
+    third = claim(tmp_path / "logs" / "bizlogic.log")  # held by configure: the next one
+    try:
+        assert (other.path.name, second.path.name, third.path.name) == (
+            "api.log", "api-2.log", "bizlogic-2.log"
+        )  # fmt: skip
+        structlog.get_logger("a").info("hello")
+        assert file_lines([tmp_path / "logs" / "bizlogic.log"])[0]["event"] == "hello"
+        second.release()
+        again = claim(template, "api")
+        assert again.path.name == "api-2.log"  # a freed slot is taken again: names stay few
+        again.release()
+    finally:
+        for slot in (other, second, third):
+            slot.release()
+    bl_logging.reset_logging()
+    assert bl_logging.log_file_in_use() is None
+    freed = claim(template, "bizlogic")
+    assert freed.path.name == "bizlogic.log"  # released by reset
+    freed.release()
+    for name in ("api-10.log", "api.log.2.gz", "worker-3.log.1", "syslog.1", "api.logx",
+                 "maintenance.log", "apix.log", "recover-0.log"):  # fmt: skip
+        (tmp_path / "logs" / name).write_text("")
+    (tmp_path / "logs" / "api-2.log").write_text("")
+    # live or rotated (api.log: only api.log.2.gz), every role, slots by number; no other file
+    assert [p.name for p in live_files(template)] == [
+        "api.log", "api-2.log", "api-10.log", "bizlogic.log", "maintenance.log", "worker-3.log"
+    ]  # fmt: skip
+
+
+def test_a_lock_file_replaced_meanwhile_is_locked_anew(tmp_path: Path) -> None:
+    """A slot is held by the lock file at its path: one removed and created again while a
+    process held the old one is not a second process's free slot."""
+    from bizlogic.telemetry.logfile import claim, is_written, lock_path
+
+    first = claim(tmp_path / "x.log")
+    lock_path(first.path).unlink()
+    second = claim(tmp_path / "x.log")
+    try:
+        assert second.path == first.path  # the old lock file is gone: the new one is free
+        assert is_written(first.path)
+    finally:
+        first.release()
+        second.release()
+    assert not is_written(first.path)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("/var/{process}/b.log", "file name only"), ("/var/log/{proc}.log", "only placeholder")],
+)
+def test_process_placeholder_only_in_the_file_name(value: str, problem: str) -> None:
+    from pydantic import ValidationError
+
+    assert Settings(log_file="/var/log/bizlogic/{process}.log").log_file is not None
+    with pytest.raises(ValidationError, match=problem):
+        Settings(log_file=value)

@@ -117,7 +117,7 @@ def test_exposition_lines_after_one_completed_analysis() -> None:
     for expected in [
         "# TYPE bl_analysis_requests_total counter",
         'bl_analysis_requests_total{algorithm="sentiment_correlation",project_id="p1",'
-        'status="completed",user_role="data_analyst"} 1.0',
+        'status="success",user_role="data_analyst"} 1.0',
         "# TYPE bl_analysis_duration_seconds histogram",
         'bl_analysis_duration_seconds_bucket{algorithm="sentiment_correlation",'
         'data_size_range="small",le="0.5"} 0.0',
@@ -196,13 +196,21 @@ def test_failed_run_counts_request_and_duration_but_no_results() -> None:
 
     requests = samples(metrics, "bl_analysis_requests_total")
     durations = samples(metrics, "bl_analysis_duration_seconds_count")
-    assert [dict(k)["status"] for k in requests] == ["failed"]
+    assert [dict(k)["status"] for k in requests] == ["error"]  # the guide's label value
     assert list(requests.values()) == [1.0]
     assert list(durations.values()) == [1.0]
     assert samples(metrics, "bl_rules_extracted_total") == {}
     assert samples(metrics, "bl_data_processed_total") == {}
     assert samples(metrics, "bl_pattern_accuracy") == {}
     assert value(metrics, "bl_active_analyses") == 0.0
+
+
+def test_an_algorithm_that_never_started_counts_as_a_request_without_duration() -> None:
+    metrics = Metrics()
+    finish(metrics, status="failed", duration_s=None, rules_extracted=0, pattern_accuracy=None)
+    requests = samples(metrics, "bl_analysis_requests_total")
+    assert [dict(k)["status"] for k in requests] == ["error"]
+    assert samples(metrics, "bl_analysis_duration_seconds_count") == {}
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,14 @@ def healthy_facts(**parts: Any) -> dict[str, Any]:
             "cpus": 4.0,
             "cpu_quota": None,
             "load_1m": 0.5,
+            "cpu": {
+                "window_s": 3.0,
+                "busy_percent": 20.0,
+                "quota_used_percent": None,
+                "usage_percent": 20.0,
+                "top_processes": [{"pid": 42, "name": "bizlogic", "cpu_percent": 35.0}],
+                "load_per_cpu": 0.12,
+            },
             "memory": {
                 "source": "host",
                 "limit_bytes": 8 << 30,
@@ -32,6 +40,16 @@ def healthy_facts(**parts: Any) -> dict[str, Any]:
                 "used_percent": 25.0,
             },
             "disks": {"data": {"path": "/d", "used_percent": 40.0, "free_bytes": 10 << 30}},
+            "disk_io": {
+                "available": True,
+                "window_s": 3.0,
+                "read_bytes_per_s": 1000.0,
+                "write_bytes_per_s": 2000.0,
+                "reads_per_s": 1.0,
+                "writes_per_s": 2.0,
+                "busy_percent": 1.0,
+                "busiest_device": "sda",
+            },
         },
         "database": {
             "available": True,
@@ -41,6 +59,9 @@ def healthy_facts(**parts: Any) -> dict[str, Any]:
             "shared_buffers": "128MB",
             "connections": 10,
             "our_connections": 5,
+            "database": "bizlogic",
+            "database_connections": 8,
+            "database_our_connections": 5,
             "buffer_cache": {
                 "blks_hit": 999_000,
                 "blks_read": 1_000,
@@ -392,3 +413,378 @@ def test_people_see_what_was_measured_even_without_recommendations(capsys, monke
     assert "system cpus=2.0, memory.used_percent=4.2 database tables=2 items" in out
     assert "x=" not in out
     assert out.endswith("No recommendations: every measured figure is within bounds.")
+
+
+# -- the sampling window, disk usage as df counts it ---------------------------------------
+
+
+def _times(**busy: float) -> Any:
+    """A psutil.cpu_times() value: every field 0 but those given."""
+    import psutil
+
+    kind = type(psutil.cpu_times())
+    return kind(*[busy.get(name, 0.0) for name in kind._fields])
+
+
+def _io(read: int, written: int, reads: int, writes: int) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        read_bytes=read, write_bytes=written, read_count=reads, write_count=writes
+    )
+
+
+def test_window_figures_from_two_snapshots() -> None:
+    from bizlogic.ops.tune_facts import Snapshot, window_facts
+
+    before = Snapshot(
+        at=100.0,
+        wall=1000.0,
+        cpu=_times(user=50.0, idle=50.0),
+        cgroup_usage_usec=1_000_000,
+        disk_io=_io(0, 0, 0, 0),
+        disk_busy_ms={"sda": 500, "sda1": 400, "gone": 1},
+        processes={(7, 10.0): ("burner", 1.0), (8, 11.0): ("idle", 5.0), (9, 12.0): ("ended", 1.0)},
+    )
+    after = Snapshot(
+        at=104.0,  # a 4 s window
+        wall=1004.0,
+        # 2 CPUs × 4 s = 8 s: 6 busy (user 5 + system 1), 1 idle, 1 iowait
+        cpu=_times(user=55.0, system=1.0, idle=51.0, iowait=1.0),
+        cgroup_usage_usec=4_000_000,  # 3 CPU-seconds against a quota of 1 CPU for 4 s
+        disk_io=_io(8 << 20, 4 << 20, 40, 80),
+        disk_busy_ms={"sda": 2500, "sda1": 2000},
+        processes={
+            (7, 10.0): ("burner", 4.9),  # 3.9 s of CPU in 4 s
+            (8, 11.0): ("idle", 5.0),  # nothing spent: not listed
+            (10, 1002.0): ("new", 0.4),  # started within the window: all its time counts
+            (11, 900.0): ("unseen", 9.0),  # older than the window but not seen before: left out
+        },
+    )
+    cpu, disk_io = window_facts(before, after, quota=1.0)
+    assert cpu == {
+        "window_s": 4.0,
+        "busy_percent": 75.0,
+        "quota_used_percent": 75.0,
+        "usage_percent": 75.0,
+        "top_processes": [
+            {"pid": 7, "name": "burner", "cpu_percent": 97.5},
+            {"pid": 10, "name": "new", "cpu_percent": 10.0},
+        ],
+    }
+    assert disk_io == {
+        "available": True,
+        "window_s": 4.0,
+        "read_bytes_per_s": float(2 << 20),
+        "write_bytes_per_s": float(1 << 20),
+        "reads_per_s": 10.0,
+        "writes_per_s": 20.0,
+        "busy_percent": 50.0,  # sda: 2000 ms of 4000 with I/O in flight
+        "busiest_device": "sda",
+    }
+    # a quota the cgroup exceeds the host share of: usage is the larger of the two
+    cpu, _ = window_facts(before, after, quota=0.5)
+    assert (cpu["quota_used_percent"], cpu["usage_percent"]) == (100.0, 100.0)
+    # no quota: the cgroup counter is not read as one
+    cpu, _ = window_facts(before, after, quota=None)
+    assert cpu["quota_used_percent"] is None and cpu["usage_percent"] == 75.0
+    # no disks, or no busy_time counters
+    idle_disks = Snapshot(at=104.0, wall=1004.0, cpu=after.cpu, disk_io=_io(0, 0, 0, 0))
+    _, figures = window_facts(before, idle_disks, quota=None)
+    assert figures["busy_percent"] is None and figures["busiest_device"] is None
+    _, none = window_facts(before, Snapshot(at=104.0, wall=1004.0, cpu=after.cpu), quota=None)
+    assert none == {"available": False, "reason": "no disk I/O counters on this host"}
+
+
+def test_system_facts_sample_over_the_window_they_record(tmp_path, monkeypatch) -> None:
+    from bizlogic.ops import tune_facts
+    from bizlogic.ops.tune_facts import Snapshot
+
+    snapshots = iter(
+        [
+            Snapshot(at=10.0, wall=0.0, cpu=_times(idle=100.0)),
+            Snapshot(at=12.5, wall=2.5, cpu=_times(user=4.0, idle=101.0)),
+        ]
+    )
+    waited: list[float] = []
+    monkeypatch.setattr(tune_facts.os, "getloadavg", lambda: (3.0, 2.0, 1.0))
+    monkeypatch.setattr(tune_facts, "usable_cpus", lambda root: 2.0)
+    facts = tune_facts.system_facts(
+        Settings(data_dir=tmp_path),
+        root=tmp_path,
+        sample_s=2.5,
+        take=lambda: next(snapshots),
+        wait=waited.append,
+    )
+    assert waited == [2.5]
+    assert facts["cpu"]["window_s"] == 2.5 and facts["cpu"]["usage_percent"] == 80.0
+    assert facts["load_1m"] == 3.0 and facts["cpu"]["load_per_cpu"] == 1.5
+    assert facts["disk_io"]["available"] is False
+    assert facts["disks"]["data"]["path"] == str(tmp_path)
+
+
+def _statvfs(blocks: int, free: int, available: int) -> Any:
+    import os
+
+    return os.statvfs_result((4096, 4096, blocks, free, available, 0, 0, 0, 0, 255))
+
+
+def test_disk_percent_is_dfs_everywhere(tmp_path, monkeypatch) -> None:
+    """used / (used + available), as df: 700 used, 300 free of which 100 reserved for root
+    → 700 / 900 = 77.8 % (700 / 1000 = 70 % would hide the reserve)."""
+    import os
+
+    from bizlogic.ops import tune_facts
+    from bizlogic.ops.maintenance import Maintenance
+    from bizlogic.telemetry import disk
+    from bizlogic.telemetry.collector import Collector
+    from bizlogic.telemetry.metrics import Metrics
+
+    monkeypatch.setattr(os, "statvfs", lambda path: _statvfs(1000, 300, 200))
+    usage = disk.disk_usage(tmp_path / "not" / "yet")
+    assert usage.path == str(tmp_path)  # the nearest existing directory
+    assert (usage.used_bytes, usage.available_bytes) == (700 * 4096, 200 * 4096)
+    assert usage.percent == 77.8
+    settings = Settings(data_dir=tmp_path, disk_alert_percent=95)
+    taken = iter([tune_facts.Snapshot(at=0.0, wall=0.0, cpu=_times(idle=1.0))] * 2)
+    facts = tune_facts.system_facts(settings, root=tmp_path, take=lambda: next(taken), wait=id)
+    assert facts["disks"]["data"]["used_percent"] == 77.8
+    assert facts["disks"]["data"]["free_bytes"] == 200 * 4096
+    status, details = Maintenance(settings, None, steps=("disk",))._disk()  # type: ignore[arg-type]
+    assert status == "ok" and details["usage_percent"] == {"data": 77.8}
+    metrics = Metrics(50)
+    Collector(metrics, None, tmp_path)._disk()  # type: ignore[arg-type]
+    assert metrics.system.disk_percent._value.get() == 77.8
+    monkeypatch.setattr(os, "statvfs", lambda path: _statvfs(0, 0, 0))
+    assert disk.disk_usage(tmp_path).percent == 0.0  # an empty pseudo-filesystem
+
+
+# -- CPU, the guide's combined rules, Redis clients, memory with one slot ----------------------
+
+
+def _cpu(facts: dict[str, Any], usage: float) -> dict[str, Any]:
+    facts["system"]["cpu"].update(busy_percent=usage, usage_percent=usage)
+    return facts
+
+
+@pytest.mark.parametrize(
+    ("usage", "priority"),
+    [(60.0, None), (60.1, "medium"), (80.0, "medium"), (80.1, "high"), (100.0, "high")],
+)
+def test_cpu_usage_over_the_window(settings, usage, priority) -> None:
+    recs = [r for r in advise(_cpu(healthy_facts(), usage), settings) if r.id == "cpu_busy"]
+    if priority is None:
+        assert recs == []
+        return
+    [rec] = recs
+    assert rec.priority == priority and rec.area == "system" and not rec.applicable
+    assert f"({usage:g} %)" in rec.title
+    assert rec.evidence == {
+        "usage_percent": usage,
+        "window_s": 3.0,
+        "busy_percent": usage,
+        "quota_used_percent": None,
+        "cpus": 4.0,
+        "load_1m": 0.5,
+        "load_per_cpu": 0.12,
+        "top_processes": [{"pid": 42, "name": "bizlogic", "cpu_percent": 35.0}],
+        "worker_threads": 1,
+    }
+    assert "optimise" in rec.reason if priority == "high" else "plan" in rec.reason
+
+
+def test_cpu_rule_needs_a_measured_window(settings) -> None:
+    facts = healthy_facts()
+    del facts["system"]["cpu"]  # a report from before the window was measured
+    assert advise(facts, settings) == []
+
+
+def _crowd(facts: dict[str, Any], memory: float, connections: int, ours: int) -> dict[str, Any]:
+    facts["system"]["memory"]["used_percent"] = memory
+    facts["database"].update(database_connections=connections, database_our_connections=ours)
+    return facts
+
+
+@pytest.mark.parametrize(
+    ("memory", "connections", "fires"),
+    [(70.0, 31, False), (70.1, 30, False), (70.1, 31, True), (89.0, 60, True)],
+)
+def test_memory_with_connections_thresholds(tmp_path, memory, connections, fires) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0", db_pool_size=10)
+    facts = _crowd(healthy_facts(), memory, connections, ours=0)
+    recs = [r for r in advise(facts, settings) if r.id == "memory_and_connections"]
+    assert bool(recs) == fires
+    if fires:
+        [rec] = recs
+        assert (rec.priority, rec.area) == ("high", "combined")
+        assert rec.evidence["memory_used_percent"] == memory
+        assert rec.evidence["database_connections"] == connections
+        assert rec.evidence["database"] == "bizlogic"
+
+
+def test_memory_with_connections_lowers_our_pool_when_it_can(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0", db_pool_size=10)
+    facts = _crowd(healthy_facts(), 75.0, 35, ours=30)
+    facts["application"]["db_pool"]["size"] = 10.0  # the service runs a pool of 10
+    [rec] = [r for r in advise(facts, settings) if r.id == "memory_and_connections"]
+    # 30 ours / pool 10 = 3 processes; 5 too many → 2 fewer each (ceil 5/3)
+    assert rec.evidence == {
+        "memory_used_percent": 75.0,
+        "memory_source": "host",
+        "database": "bizlogic",
+        "database_connections": 35,
+        "our_connections": 30,
+        "pool_size": 10,
+        "processes": 3,
+    }
+    assert rec.applicable and rec.change["setting"] == "BL_DB_POOL_SIZE"
+    assert (rec.change["current"], rec.change["value"]) == (10, 8)
+    # other clients hold most of them: our pool cannot bring it to 30
+    facts = _crowd(healthy_facts(), 75.0, 60, ours=4)
+    [other] = [r for r in advise(facts, settings) if r.id == "memory_and_connections"]
+    assert not other.applicable and "PgBouncer" in other.change["setting"]
+    assert "too few for a smaller pool" in other.reason
+    facts["application"]["db_pool"]["size"] = 1.0
+    facts["database"]["database_our_connections"] = 40
+    [one] = [r for r in advise(facts, settings) if r.id == "memory_and_connections"]
+    assert not one.applicable and "pool of 1 per process already" in one.reason
+
+
+def test_memory_with_connections_does_not_apply_to_sqlite(settings) -> None:
+    facts = healthy_facts()
+    facts["system"]["memory"]["used_percent"] = 85.0
+    facts["database"] = {
+        "available": True,
+        "dialect": "sqlite",
+        "file": "/d/bizlogic.db",
+        "bytes": 4096,
+        "pages": 1,
+        "free_pages": 0,
+        "free_ratio": 0.0,
+    }
+    assert advise(facts, settings) == []  # nothing, and nothing saying so
+
+
+def test_an_overflowing_pool_is_not_grown_when_memory_and_connections_are_high(settings):
+    facts = _crowd(healthy_facts(), 75.0, 35, ours=4)
+    facts["application"]["db_pool"] = {"size": 2.0, "pooled": 300.0, "overflow": 700.0}
+    recs = {r.id: r for r in advise(facts, settings)}
+    assert recs["db_pool_too_small"].priority == "info" and not recs["db_pool_too_small"].change
+    assert recs["memory_and_connections"].priority == "high"
+
+
+def _lookups(facts: dict[str, Any], hits: int, misses: int) -> dict[str, Any]:
+    facts["application"]["cache"] = {"hits": hits, "misses": misses}
+    return facts
+
+
+@pytest.mark.parametrize(
+    ("usage", "hits", "fires"),
+    [(60.0, 79, False), (60.1, 80, False), (60.1, 79, True), (95.0, 10, True)],
+)
+def test_cpu_with_cache_hit_rate_thresholds(tmp_path, usage, hits, fires) -> None:
+    settings = Settings(data_dir=tmp_path, cache_ttl_s=300)
+    facts = _lookups(_cpu(healthy_facts(), usage), hits, 100 - hits)
+    recs = [r for r in advise(facts, settings) if r.id == "cpu_and_cache"]
+    assert bool(recs) == fires
+    if fires:
+        [rec] = recs
+        assert (rec.priority, rec.area) == ("medium", "combined")
+        assert rec.evidence == {
+            "cpu_usage_percent": usage,
+            "window_s": 3.0,
+            "hit_rate": hits / 100,
+            "hits": hits,
+            "misses": 100 - hits,
+            "source": "bizlogic counters",
+            "cache_ttl_s": 300,
+        }
+        assert rec.applicable and rec.change["value"] == 600
+
+
+def test_cpu_with_cache_needs_enough_lookups(settings) -> None:
+    facts = _lookups(_cpu(healthy_facts(), 90.0), 10, 89)
+    assert "cpu_and_cache" not in ids(advise(facts, settings))
+
+
+def test_cpu_with_cache_says_what_would_help(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0", cache_ttl_s=3600)
+    redis_facts = {
+        "available": True,
+        "backend": "redis",
+        "keyspace_hits": 50,
+        "keyspace_misses": 150,
+        "expired_keys": 100,
+        "evicted_keys": 0,
+        "used_memory": 1 << 20,
+        "maxmemory": 1 << 30,
+        "maxmemory_policy": "volatile-lru",
+    }
+    facts = _lookups(_cpu(healthy_facts(cache=redis_facts), 70.0), 0, 0)  # Redis INFO counts
+
+    def rec() -> Any:
+        return next(r for r in advise(facts, settings) if r.id == "cpu_and_cache")
+
+    at_max = rec()  # expiries, but the TTL is already the longest suggested
+    assert at_max.evidence["source"] == "Redis INFO" and at_max.evidence["hit_rate"] == 0.25
+    assert at_max.change["setting"] == "what is cached" and not at_max.applicable
+    redis_facts["expired_keys"] = 10  # first reads: no cache setting serves them
+    assert rec().change["setting"] == "CPU cores or worker hosts"
+    redis_facts.update(evicted_keys=500, used_memory=950 << 20, maxmemory=1000 << 20)
+    evicted = rec()  # evicted at maxmemory: a longer TTL would not keep them
+    assert evicted.change == {
+        "target": "redis",
+        "setting": "maxmemory",
+        "current": 1000 << 20,
+        "value": "2000mb",
+    }
+
+
+@pytest.mark.parametrize(("clients", "fires"), [(8, False), (9, True), (10, True)])
+def test_redis_clients_against_maxclients(tmp_path, clients, fires) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
+    redis_facts = {
+        "available": True,
+        "backend": "redis",
+        "keyspace_hits": 0,
+        "keyspace_misses": 0,
+        "expired_keys": 0,
+        "evicted_keys": 0,
+        "used_memory": 1 << 20,
+        "maxmemory": 1 << 30,
+        "maxmemory_policy": "volatile-lru",
+        "connected_clients": clients,
+        "maxclients": 10,
+    }
+    recs = advise(healthy_facts(cache=redis_facts), settings)
+    assert ("redis_clients_near_limit" in ids(recs)) == fires
+    if fires:
+        [rec] = recs
+        assert (rec.priority, rec.area, rec.applicable) == ("high", "cache", False)
+        assert rec.evidence == {
+            "connected_clients": clients,
+            "maxclients": 10,
+            "used_share": clients / 10,
+        }
+        assert rec.change["setting"] == "maxclients"
+        assert rec.change["value"] == math.ceil(clients / 0.6)
+    redis_facts["maxclients"] = None  # CONFIG GET refused: no limit known, no advice
+    assert "redis_clients_near_limit" not in ids(advise(healthy_facts(cache=redis_facts), settings))
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_memory_pressure_speaks_with_a_single_analysis_slot(tmp_path, embedded) -> None:
+    redis_url = None if embedded else "redis://127.0.0.1:1/0"
+    settings = Settings(
+        data_dir=tmp_path, redis_url=redis_url, max_concurrent_analyses=1, worker_threads=1
+    )
+    facts = healthy_facts()
+    facts["system"]["memory"].update(used_percent=90.0, top_processes=[{"pid": 1, "rss_bytes": 9}])
+    [rec] = advise(facts, settings)
+    assert (rec.id, rec.priority, rec.applicable) == ("memory_pressure", "high", False)
+    slots = "max_concurrent_analyses" if embedded else "worker_threads"
+    assert rec.evidence[slots] == 1 and rec.evidence["used_percent"] == 90.0
+    assert rec.evidence["top_processes"] == [{"pid": 1, "rss_bytes": 9}]
+    assert ("Redis mode" in rec.reason) == embedded
+    facts["system"]["memory"]["used_percent"] = 89.9  # just below: silent
+    assert advise(facts, settings) == []

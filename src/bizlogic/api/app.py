@@ -166,5 +166,5 @@ def app_from_env() -> FastAPI:
     from bizlogic.telemetry.logging import configure_logging
 
     settings = get_settings()
-    configure_logging(settings)
+    configure_logging(settings, process="api")
     return create_app(settings)

@@ -1,11 +1,12 @@
 """The ``bizlogic`` command line: the root Typer app and, in one place, its verbs.
 
 Each module below holding commands exposes ``register(app)``, which adds its commands
-(and its group, for ``token``, ``db``, ``rules``, ``jobs``, ``logs``, ``recover``) to
-the root app; ``options`` holds what they share (options, exit codes, error output),
-``tables`` and ``client`` the terminal tables and the HTTP client of the commands
-that need them. Modules import their heavy dependencies (numpy, the mining, the
-store, the API) inside the commands, so that ``bizlogic --help`` starts quickly.
+(and its group, for ``token``, ``db``, ``rules``, ``jobs``, ``maintain``, ``logs``,
+``recover``) to the root app; ``options`` holds what they share (options, exit codes,
+error output), ``tables`` and ``client`` the terminal tables and the HTTP client of
+the commands that need them. Modules import their heavy dependencies (numpy, the
+mining, the store, the API) inside the commands, so that ``bizlogic --help`` starts
+quickly.
 """
 
 from __future__ import annotations

@@ -30,7 +30,10 @@ def _time(value: str | None, option: str) -> datetime | None:
 def analyze(
     files: Annotated[
         list[Path] | None,
-        typer.Argument(help="Log files, plain or .gz (default: BL_LOG_FILE and its rotations)."),
+        typer.Argument(
+            help="Log files, plain or .gz, or quoted glob patterns ('/var/log/bizlogic/*.log*'); "
+            "default: every process's BL_LOG_FILE and its rotations."
+        ),
     ] = None,
     hours: Annotated[float | None, typer.Option(help="The last N hours (default 24).")] = None,
     since: Annotated[str | None, typer.Option(help="ISO-8601 start (naive = UTC).")] = None,
@@ -40,6 +43,14 @@ def analyze(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
     ] = None,
+    top: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Entries of each per-event list: newest errors, newest user actions, "
+            "top users and each one's top actions.",
+        ),
+    ] = 20,
 ) -> None:
     """Analyses started/completed/failed and their durations, errors, user activity.
 
@@ -47,9 +58,11 @@ def analyze(
 
       bizlogic logs analyze --hours 6
 
-      bizlogic logs analyze /var/log/bizlogic/bizlogic.log.3.gz --since 2026-11-01 --json
+      bizlogic logs analyze /var/log/bizlogic/api.log.3.gz --since 2026-11-01 --json
+
+      bizlogic logs analyze '/var/log/bizlogic/worker*' --top 50
     """
-    from bizlogic.ops.logs import LogAnalyzer, LogReadError, log_files
+    from bizlogic.ops.logs import LogAnalyzer, LogReadError, family_files
     from bizlogic.settings import get_settings
 
     if report not in REPORTS:
@@ -71,16 +84,17 @@ def analyze(
         live = get_settings().log_file
         if live is None:
             raise fail("no files given and BL_LOG_FILE is not set")
-        files = log_files(live)
+        files = family_files(live)
         if not files:
             raise fail(f"no log files: BL_LOG_FILE ({live}) does not exist, nor any rotation")
+    files = _expanded(files)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise fail(f"no such file: {', '.join(missing)}")
     span = (end - start) if start and end else timedelta(days=1)
     bucket = timedelta(hours=1) if span <= timedelta(days=2) else timedelta(days=1)
     try:
-        result = LogAnalyzer(start, end, bucket).feed_files(files).report(report)
+        result = LogAnalyzer(start, end, bucket, top).feed_files(files).report(report)
     except LogReadError as exc:
         raise fail(str(exc)) from None
     if html is not None:
@@ -95,6 +109,19 @@ def analyze(
         typer.echo(json.dumps(result, indent=2))
         return
     _print(result)
+
+
+def _expanded(files: list[Path]) -> list[Path]:
+    """Each argument that names no file but holds ``*``, ``?`` or ``[`` is a glob pattern
+    (quoted, so the shell left it): the files it matches, by name. A pattern that
+    matches nothing stays, to be reported missing."""
+    import glob
+
+    paths: list[Path] = []
+    for path in files:
+        matches = [] if path.exists() or not glob.has_magic(str(path)) else glob.glob(str(path))
+        paths += sorted(map(Path, matches)) if matches else [path]
+    return list(dict.fromkeys(paths))  # a file named twice is read once
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -127,17 +154,63 @@ def _print(result: dict[str, Any]) -> None:
         out.print(table)
     for key, title, label in (
         ("errors", "analysis errors by type", "by_type"),
+        ("errors", "analysis errors by project", "by_project"),
         ("users", "user actions", "by_action"),
     ):
         if key in result:
             table = Table(title=title)
             table.add_column(label.removeprefix("by_"))
             table.add_column("count", justify="right")
-            for name, count in result[key][label].items():
-                table.add_row(name, str(count))
+            for name, count in list(result[key][label].items())[: result["top"]]:
+                table.add_row(_cell(name), str(count))
             out.print(table)
+    if "errors" in result and result["errors"]["recent"]:
+        table = Table(title=f"newest errors (at most {result['top']})")
+        for column in ("time (UTC)", "level", "logger", "project", "algorithm", "type", "error"):
+            table.add_column(column, overflow="fold", no_wrap=column in ("time (UTC)", "level"))
+        for entry in result["errors"]["recent"]:
+            table.add_row(
+                entry["timestamp"][:19].replace("T", " "), _cell(entry["level"]),
+                _cell(entry["logger"]), _cell(entry["project_id"]), _cell(entry["algorithm"]),
+                _cell(entry["error_type"]), _cell(entry["error"], 200),
+            )  # fmt: skip
+        out.print(table)
     if "users" in result:
-        out.print(f"active users: {result['users']['active_users']}")
+        users = result["users"]
+        out.print(f"active users: {users['active_users']}")
+        if users["top_users"]:
+            table = Table(title=f"top users and their top actions (at most {result['top']})")
+            for column in ("user", "actions", "action", "resource", "count"):
+                numeric = column in ("actions", "count")
+                table.add_column(column, justify="right" if numeric else "left")
+            for user in users["top_users"]:
+                for index, act in enumerate(user["top_actions"]):
+                    table.add_row(
+                        _cell(user["user_id"]) if index == 0 else "",
+                        str(user["actions"]) if index == 0 else "",
+                        _cell(act["action"]), _cell(act["resource"]), str(act["count"]),
+                    )  # fmt: skip
+            out.print(table)
+        if users["recent"]:
+            table = Table(title=f"newest user actions (at most {result['top']})")
+            for column in ("time (UTC)", "user", "action", "resource"):
+                table.add_column(column, overflow="fold", no_wrap=column == "time (UTC)")
+            for entry in users["recent"]:
+                table.add_row(
+                    entry["timestamp"][:19].replace("T", " "), _cell(entry["user_id"]),
+                    _cell(entry["action"]), _cell(entry["resource"]),
+                )  # fmt: skip
+            out.print(table)
+
+
+def _cell(value: str | None, width: int = 80) -> str:
+    """A value for a table cell: "–" for none, cut to ``width`` characters, and never
+    read as Rich markup (the logs are input)."""
+    from rich.markup import escape
+
+    if value is None:
+        return "–"
+    return escape(value if len(value) <= width else value[: width - 1] + "…")
 
 
 def register(app: typer.Typer) -> None:

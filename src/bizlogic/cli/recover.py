@@ -29,7 +29,7 @@ def _recovery() -> Iterator[Any]:
     from bizlogic.telemetry.logging import configure_logging
 
     settings = get_settings()
-    configure_logging(settings, stream=sys.stderr)  # stdout is for reports
+    configure_logging(settings, stream=sys.stderr, process="recover")  # stdout is for reports
     logging.getLogger("alembic").setLevel(logging.WARNING)  # the revision check is routine
     try:
         config = RecoveryConfig.from_settings(settings)

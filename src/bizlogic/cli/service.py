@@ -69,7 +69,7 @@ def serve(
     _check_listenable(host, port)
     restrict_umask()  # before any thread or server process exists
     settings = get_settings()
-    configure_logging(settings)
+    configure_logging(settings, process="api")
     ensure_private_dir(settings.data_dir)  # before the app, its database and its secret
     if workers < 1:
         raise fail("--workers: must be at least 1")

@@ -46,8 +46,19 @@ def tune(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    sample_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.5,
+            max=60.0,
+            help="The window over which CPU usage and disk I/O rates are measured.",
+        ),
+    ] = 3.0,
 ) -> None:
     """Measure the system, database, cache and service; print prioritised recommendations.
+
+    CPU usage and disk I/O rates are measured over --sample-seconds (3 s by
+    default), as the report's window_s records.
 
     Reads only, except --apply, which changes nothing but bizlogic's own
     settings (BL_DB_POOL_SIZE, BL_CACHE_TTL_S, BL_WORKER_THREADS,
@@ -61,6 +72,8 @@ def tune(
 
       bizlogic tune --output tune.json --metrics-url http://127.0.0.1:9191/metrics
 
+      bizlogic tune --json --sample-seconds 10
+
       bizlogic tune --apply
     """
     from bizlogic.ops.overrides import OverridesError
@@ -72,7 +85,7 @@ def tune(
         error(f"--output: {output} is a directory")
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        report, settings = gather_report(metrics_url)
+        report, settings = gather_report(metrics_url, sample_seconds)
     except OverridesError as exc:
         error(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -87,7 +100,9 @@ def tune(
         apply_changes(report, settings, yes)
 
 
-def gather_report(metrics_urls: list[str] | None) -> tuple[dict[str, Any], Any]:
+def gather_report(
+    metrics_urls: list[str] | None, sample_seconds: float = 3.0
+) -> tuple[dict[str, Any], Any]:
     from bizlogic.ops import tune_facts as facts_mod
     from bizlogic.ops.overrides import TUNABLE, overrides_path, read_overrides
     from bizlogic.ops.tune_advice import advise
@@ -106,7 +121,7 @@ def gather_report(metrics_urls: list[str] | None) -> tuple[dict[str, Any], Any]:
     db = Database(settings.effective_database_url, pooled=False)
     try:
         facts = {
-            "system": facts_mod.system_facts(settings),
+            "system": facts_mod.system_facts(settings, sample_s=sample_seconds),
             "database": facts_mod.database_facts(db),
             "jobs": facts_mod.job_facts(db),
             "cache": facts_mod.cache_facts(settings),

@@ -219,12 +219,15 @@ def execute_job(
         n_records = count_records(session, project_id)
     role = str(parameters.get("_role", "unknown"))
     started = time.perf_counter()
+    stages = StageClock()
     for _ in algorithms:
         ctx.metrics.analysis_started()
     status, result = "failed", None
     try:
         with Heartbeat(ctx, job_id, token):
-            result = _analyse(ctx, job_id, token, project_id, algorithms, parameters, user)
+            result = _analyse(
+                ctx, job_id, token, project_id, algorithms, parameters, user, stages
+            )
         status = "completed"
     except JobCancelled as stop:
         status = _stopped(ctx, job_id, stop.reason)
@@ -250,7 +253,7 @@ def execute_job(
         # An attempt that will be retried failed; one that lost its job was cut short.
         attempt_status = {"retrying": "failed", "lost": "cancelled"}.get(status, status)
         _record_metrics(
-            ctx, algorithms, project_id, role, attempt_status, result, started, n_records
+            ctx, algorithms, project_id, role, attempt_status, result, stages, n_records
         )
         if status not in ("retrying", "lost"):  # the job itself has not ended
             ctx.metrics.job_status(status)
@@ -267,6 +270,7 @@ def _analyse(
     algorithms: list[str],
     parameters: dict[str, Any],
     user: str,
+    stages: StageClock,
 ) -> AnalysisResult:
     params = params_from_json(parameters)
     with ctx.db.scope() as session:
@@ -275,6 +279,7 @@ def _analyse(
         log_analysis_start(name, project_id, user, len(data))
 
     def progress(stage: str, done: int, total: int) -> None:
+        stages.enter(stage)
         token.check()
         with ctx.db.scope() as session:
             fraction = done / total if total else 1.0
@@ -297,6 +302,25 @@ def _analyse(
         raise JobCancelled(stop_reason(ctx, job_id)) from None
     ctx.cache.invalidate_project(project_id)
     return result
+
+
+class StageClock:
+    """When each stage of a run began (from the analysis' progress reports), so a run that
+    fails part-way still knows how long each algorithm it reached took."""
+
+    def __init__(self) -> None:
+        self._began: dict[str, float] = {}
+        self._order: list[str] = []
+
+    def enter(self, stage: str) -> None:
+        if stage not in self._began:
+            self._began[stage] = time.perf_counter()
+            self._order.append(stage)
+
+    def durations(self) -> dict[str, float]:
+        """Each stage until the next one began; the last one until now."""
+        ends = [self._began[s] for s in self._order[1:]] + [time.perf_counter()]
+        return {s: ends[i] - self._began[s] for i, s in enumerate(self._order)}
 
 
 def _stopped(ctx: JobContext, job_id: str, reason: str) -> str:
@@ -338,19 +362,19 @@ def _record_metrics(
     role: str,
     status: str,
     result: Any,
-    started: float,
+    stages: StageClock,
     project_records: int,
 ) -> None:
     """``project_records`` sizes a run without a result (failed, cancelled); a completed
-    one is sized by the records it analysed."""
-    elapsed = time.perf_counter() - started
-    timings = result.meta["timings_s"] if result is not None else {}
+    one is sized by the records it analysed. A run without a result times each algorithm
+    by the stages it reached: an algorithm that never started has no duration."""
+    timings = result.meta["timings_s"] if result is not None else stages.durations()
     accuracy = result.meta["pattern_accuracy_by_algorithm"] if result is not None else {}
     n_records = result.meta["n_records"] if result is not None else project_records
     for name in algorithms:
         rules = [r for r in result.rules if r.algorithm == name] if result is not None else []
         patterns = [p for p in result.patterns if p.algorithm == name] if result else []
-        duration = float(timings.get(name, elapsed))
+        duration = timings.get(name)
         ctx.metrics.analysis_finished(
             algorithm=name,
             project_id=project_id,
@@ -363,4 +387,4 @@ def _record_metrics(
             data_type="annotations",
         )
         if status == "completed":
-            log_analysis_complete(name, project_id, duration, len(patterns), len(rules))
+            log_analysis_complete(name, project_id, duration or 0.0, len(patterns), len(rules))

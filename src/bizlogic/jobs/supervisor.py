@@ -24,9 +24,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from bizlogic.jobs.identity import NONCE_ENV, WORKER_ARGS, new_nonce
 from bizlogic.telemetry.logging import get_logger
+
+if TYPE_CHECKING:
+    from bizlogic.settings import Settings
 
 RESTART_LIMIT = 5  # deaths within the window that end the supervisor
 RESTART_WINDOW_S = 60.0
@@ -153,6 +157,15 @@ def _serve_metrics() -> None:
         logger.exception("worker_metrics_failed")
 
 
+def _collect_host_figures(settings: Settings) -> None:
+    """The CPU, memory and disk gauges of this worker host, on its metrics port: the
+    alerts and auto-recovery's memory/CPU checks see the hosts where analyses run."""
+    from bizlogic.telemetry.collector import Collector
+    from bizlogic.telemetry.metrics import Metrics
+
+    Collector(Metrics(), None, settings.data_dir).start(settings.collect_interval_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bizlogic.jobs.supervisor")
     parser.add_argument("--processes", type=int, default=1)
@@ -162,9 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     from bizlogic.settings import get_settings
     from bizlogic.telemetry.logging import configure_logging
 
-    configure_logging(get_settings())
+    settings = get_settings()
+    configure_logging(settings, process="worker")
     if args.metrics:
         threading.Thread(target=_serve_metrics, name="metrics", daemon=True).start()
+        _collect_host_figures(settings)
     return Supervisor(max(1, args.processes)).run()
 
 

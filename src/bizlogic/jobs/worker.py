@@ -33,7 +33,7 @@ from bizlogic.telemetry.metrics import Metrics
 settings = get_settings()
 # Only our JSON lines (DESIGN §8), straight to stdout: no handler another tool installed.
 logging.getLogger().handlers.clear()
-configure_logging(settings)
+configure_logging(settings, process="worker")
 broker = make_broker(settings)
 dramatiq.set_broker(broker)
 

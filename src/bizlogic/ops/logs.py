@@ -14,10 +14,18 @@ Reports:
   ``analysis_complete``, ``analysis_error``), success rate = completed /
   (completed + failed), duration avg/min/max/p50/p95 of completed analyses,
   all of it also per algorithm;
-* errors — ``analysis_error`` by error type (the text before the first ``:``)
-  and by algorithm, a timeline per time bucket, and all ERROR/CRITICAL lines
-  by logger;
-* users — ``user_action``: active users, actions by kind and by user, timeline.
+* errors — ``analysis_error`` by error type (the text before the first ``:``),
+  by algorithm and by project, a timeline per time bucket, all ERROR/CRITICAL
+  lines by logger, and the newest ``top`` of those lines and events in full
+  (time, level, logger, event, algorithm, project, error type and text);
+* users — ``user_action``: active users, actions by kind and by user, timeline,
+  the ``top`` most active users each with their ``top`` (action, resource)
+  pairs, and the newest ``top`` actions.
+
+The newest lists are min-heaps of ``top`` items keyed by (instant, file, line):
+a run of decoded lines offers only its own ``top`` newest, and an item's entry
+is made at report time, so they cost next to nothing per line. Texts and error
+types are redacted in the report (`bizlogic.telemetry.redact`).
 
 Percentiles are nearest-rank: the reported p95 is a duration that occurred.
 
@@ -77,6 +85,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import heapq
 import itertools
 import math
 import multiprocessing
@@ -97,6 +106,9 @@ import numpy as np
 import orjson
 import simdjson
 
+from bizlogic.telemetry.logfile import live_files
+from bizlogic.telemetry.redact import redact, redact_text
+
 BLOCK = 2 * 1024 * 1024  # two workers' blocks and buffers stay within the shared L3 cache
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # below this, starting processes costs more than it saves
 # A worker takes the next range when it is done, so a core that runs slower (a busy machine)
@@ -105,6 +117,7 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024  # below this, starting processes costs mo
 # workers finish together.
 RANGE_BYTES = 16 * 1024 * 1024
 MALFORMED_EXAMPLES = 10
+TOP = 20  # entries of each per-event list (`--top`)
 CHUNK_LINES = 1024  # plain lines validated per simdjson call (a few hundred kB: cache-friendly)
 _ROTATION = re.compile(r"\.(\d+)(\.gz)?$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -119,6 +132,13 @@ def log_files(live: Path) -> list[Path]:
             rotated.append((int(match.group(1)), path))
     ordered = [path for _, path in sorted(rotated, reverse=True)]
     return [*ordered, live] if live.exists() else ordered
+
+
+def family_files(template: Path) -> list[Path]:
+    """Every file ``BL_LOG_FILE`` stands for: each process's own live file (``{process}``
+    expanded for every role, and the ``-2``, ``-3`` … of further processes) with its
+    rotations, oldest first within each."""
+    return [path for live in live_files(template) for path in log_files(live)]
 
 
 def _open(path: Path) -> BinaryIO:
@@ -188,10 +208,11 @@ def _line_ranges(path: Path, workers: int) -> list[tuple[int, int]]:
 
 def _analyse_range(
     path: Path, start: int, end: int, since: datetime | None, until: datetime | None,
-    bucket: timedelta,
+    bucket: timedelta, top: int, file_index: int,
 ) -> tuple[LogAnalyzer, int]:  # fmt: skip
     """A worker process's share: the analyzer's state and the physical lines it read."""
-    part = LogAnalyzer(since, until, bucket)
+    part = LogAnalyzer(since, until, bucket, top)
+    part._file_index = file_index
     lines = part._feed_path(path, start, end)
     for stats in part.algorithms.values():
         stats.durations.sort()  # here in parallel: sorted runs merge fast in the report
@@ -263,6 +284,9 @@ class _Line(msgspec.Struct, gc=False):
     error: str | None = None
     action: str | None = None
     user_id: str | None = None
+    project_id: str | None = None
+    message: str | None = None
+    resource: str | None = None
 
 
 def _database(patterns: tuple[bytes, ...]) -> hyperscan.Database:
@@ -659,8 +683,11 @@ class LogAnalyzer:
         since: datetime | None = None,
         until: datetime | None = None,
         bucket: timedelta = timedelta(hours=1),
+        top: int = TOP,
     ) -> None:
-        self.since, self.until, self.bucket = since, until, bucket
+        if top < 0:
+            raise ValueError(f"top must be 0 or more, not {top}")
+        self.since, self.until, self.bucket, self.top = since, until, bucket, top
         self.lines = 0
         self.in_window = 0
         self.malformed = 0
@@ -668,11 +695,20 @@ class LogAnalyzer:
         self.algorithms: dict[str, _Algorithm] = defaultdict(_Algorithm)
         self.errors_by_type: Counter[str] = Counter()
         self.errors_by_algorithm: Counter[str] = Counter()
+        self.errors_by_project: Counter[str] = Counter()
         self.error_timeline: Counter[datetime] = Counter()
         self.error_lines_by_logger: Counter[str] = Counter()
         self.actions: Counter[str] = Counter()
         self.actions_by_user: Counter[str] = Counter()
         self.action_timeline: Counter[datetime] = Counter()
+        # (user, action, resource) counts, for each user's top actions
+        self.user_actions: Counter[tuple[str, str, str | None]] = Counter()
+        # The newest `top` error lines and user actions: min-heaps of (instant in µs, file,
+        # line, arrival, record), so that the oldest kept is the first to go.
+        self.recent_errors: list[tuple[int, int, int, int, Any]] = []
+        self.recent_actions: list[tuple[int, int, int, int, Any]] = []
+        self._arrivals = 0
+        self._file_index = 0
         self.files: list[str] = []
         self._buckets: dict[float, datetime] = {}
         if _aware(since) and _aware(until):  # the window in µs since the epoch
@@ -683,6 +719,7 @@ class LogAnalyzer:
         `LogReadError`: figures from part of a file would under-count without saying so."""
         workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
         for path in paths:
+            self._file_index = len(self.files)
             self.files.append(str(path))
             plain = path.suffix != ".gz"
             try:
@@ -700,10 +737,8 @@ class LogAnalyzer:
         ranges = _line_ranges(path, workers)
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=context) as pool:
-            futures = [
-                pool.submit(_analyse_range, path, a, b, self.since, self.until, self.bucket)
-                for a, b in ranges
-            ]
+            share = (self.since, self.until, self.bucket, self.top, self._file_index)
+            futures = [pool.submit(_analyse_range, path, a, b, *share) for a, b in ranges]
             offset = 0
             for future in futures:  # in file order: line numbers continue across parts
                 part, lines_read = future.result()
@@ -800,6 +835,7 @@ class LogAnalyzer:
         self.lines += len(records)
         inside = known & (micros >= self._low) & (micros < self._high)
         epochs: dict[int, float] = {}  # of the lines whose timestamp numpy did not read
+        parsed: dict[int, int] = {}  # the same instants in µs
         for j in np.flatnonzero(~known).tolist():
             try:
                 when = parse_time(records[j].timestamp)  # type: ignore[arg-type]
@@ -809,12 +845,16 @@ class LogAnalyzer:
             if self._inside(when):
                 inside[j] = True
                 epochs[j] = when.timestamp()
+                parsed[j] = _micros(when, 0)
         chosen = np.flatnonzero(inside).tolist()
         self.in_window += len(chosen)
         picked = records if len(chosen) == len(records) else [records[j] for j in chosen]
-        self.error_lines_by_logger.update(
-            [str(r.logger) for r in picked if r.level in ("ERROR", "CRITICAL")]
-        )
+        leveled = [k for k, r in enumerate(picked) if r.level in ("ERROR", "CRITICAL")]
+        self.error_lines_by_logger.update([str(picked[k].logger) for k in leveled])
+        where = np.asarray(chosen, np.int64)
+        instants = micros[where]  # of the picked lines, in µs
+        for k in np.flatnonzero(~known[where]).tolist():
+            instants[k] = parsed[chosen[k]]
         algorithms = self.algorithms
         by_event: defaultdict[str | None, list[int]] = defaultdict(list)
         for k, r in enumerate(picked):
@@ -838,12 +878,23 @@ class LogAnalyzer:
                 [str(picked[k].error or "").split(":", 1)[0].strip() or "unknown" for k in failed]
             )
             self.errors_by_algorithm.update(names)
+            self.errors_by_project.update([str(picked[k].project_id) for k in failed])
             self._count_buckets(self.error_timeline, [chosen[k] for k in failed], epochs, micros)
+        # the error lines: ERROR/CRITICAL, and analysis_error at any level (seldom another)
+        others = [k for k in failed if picked[k].level not in ("ERROR", "CRITICAL")]
+        noted = sorted(leveled + others) if others else leveled
+        self._offer(self.recent_errors, noted, picked, chosen, numbers, instants)
         acted = by_event["user_action"]
         if acted:
-            self.actions.update([str(picked[k].action) for k in acted])
-            self.actions_by_user.update([str(picked[k].user_id) for k in acted])
+            what = [str(picked[k].action) for k in acted]
+            who = [str(picked[k].user_id) for k in acted]
+            self.actions.update(what)
+            self.actions_by_user.update(who)
             self._count_buckets(self.action_timeline, [chosen[k] for k in acted], epochs, micros)
+            # resource: a str or None already (msgspec), as _text leaves it
+            resources = [picked[k].resource for k in acted]
+            self.user_actions.update(zip(who, what, resources, strict=True))
+            self._offer(self.recent_actions, acted, picked, chosen, numbers, instants)
 
     def _count_buckets(
         self, timeline: Counter[datetime], lines: list[int], epochs: dict[int, float],
@@ -879,10 +930,16 @@ class LogAnalyzer:
             mine.failed += stats.failed
             mine.durations.extend(stats.durations)
         for counter in (
-            "errors_by_type", "errors_by_algorithm", "error_timeline", "error_lines_by_logger",
-            "actions", "actions_by_user", "action_timeline",
+            "errors_by_type", "errors_by_algorithm", "errors_by_project", "error_timeline",
+            "error_lines_by_logger", "actions", "actions_by_user", "action_timeline",
         ):  # fmt: skip
             getattr(self, counter).update(getattr(part, counter))
+        self.user_actions.update(part.user_actions)
+        for mine, theirs in (
+            (self.recent_errors, part.recent_errors), (self.recent_actions, part.recent_actions),
+        ):  # fmt: skip
+            for instant, file_index, line, arrival, record in theirs:
+                self._keep(mine, (instant, file_index, line + line_offset, arrival, record))
 
     def _malformed(self, path: Path | None, number: int, reason: str) -> None:
         self.malformed += 1
@@ -911,11 +968,7 @@ class LogAnalyzer:
             self._malformed(path, number, "no readable timestamp")
             return
         if self._inside(when):
-            get = record.get
-            self._tally(
-                when, get("event"), get("level"), get("logger"), get("algorithm"),
-                get("duration"), get("error"), get("action"), get("user_id"),
-            )  # fmt: skip
+            self._tally(when, number, record)
 
     def _inside(self, when: datetime) -> bool:
         return not (
@@ -923,32 +976,96 @@ class LogAnalyzer:
             or (self.until is not None and when >= self.until)
         )
 
-    def _tally(
-        self, when: datetime, event: Any, level: Any, logger: Any, algorithm: Any,
-        duration: Any, error: Any, action: Any, user_id: Any,
-    ) -> None:  # fmt: skip
+    def _tally(self, when: datetime, number: int, record: dict[str, Any]) -> None:
         """What one line inside the window adds to the figures."""
+        get = record.get
+        event, level = get("event"), get("level")
         self.in_window += 1
         if level in ("ERROR", "CRITICAL"):
-            self.error_lines_by_logger[str(logger)] += 1
+            self.error_lines_by_logger[str(get("logger"))] += 1
         if event == "analysis_start":
-            self.algorithms[str(algorithm)].started += 1
+            self.algorithms[str(get("algorithm"))].started += 1
         elif event == "analysis_complete":
-            stats = self.algorithms[str(algorithm)]
+            stats = self.algorithms[str(get("algorithm"))]
             stats.completed += 1
+            duration = get("duration")
             if isinstance(duration, int | float):
                 stats.durations.append(float(duration))
         elif event == "analysis_error":
-            name = str(algorithm)
+            name = str(get("algorithm"))
             self.algorithms[name].failed += 1
-            error = str(error or "")
+            error = str(get("error") or "")
             self.errors_by_type[error.split(":", 1)[0].strip() or "unknown"] += 1
             self.errors_by_algorithm[name] += 1
+            self.errors_by_project[str(get("project_id"))] += 1
             self.error_timeline[self._bucket(when)] += 1
         elif event == "user_action":
-            self.actions[str(action)] += 1
-            self.actions_by_user[str(user_id)] += 1
+            self.actions[str(get("action"))] += 1
+            self.actions_by_user[str(get("user_id"))] += 1
             self.action_timeline[self._bucket(when)] += 1
+            self.user_actions[
+                (str(get("user_id")), str(get("action")), _text(get("resource")))
+            ] += 1
+            if self.top:
+                self._keep(self.recent_actions, self._item(_micros(when, 0), number, record))
+        if self.top and (level in ("ERROR", "CRITICAL") or event == "analysis_error"):
+            self._keep(self.recent_errors, self._item(_micros(when, 0), number, record))
+
+    # -- per-event details: the newest `top` -----------------------------------------
+
+    def _item(self, instant: int, line: int, record: Any) -> tuple[int, int, int, int, Any]:
+        """A line for a newest list: its place (instant in µs, file, line, arrival) and its
+        record (a `_Line`, or the dict of a line `feed` read), made an entry for the report
+        only if it is kept (`_error_entry`, `_action_entry`)."""
+        self._arrivals += 1
+        return (instant, self._file_index, line, self._arrivals, record)
+
+    def _offer(
+        self, heap: list[Any], positions: list[int], picked: list[_Line], chosen: list[int],
+        numbers: np.ndarray, instants: np.ndarray,
+    ) -> None:  # fmt: skip
+        """The run's lines at these positions of ``picked`` (ascending: file order), for a
+        newest list. Only the run's own `top` newest (by instant, then the later in the
+        file) can be kept: in a log in time order, its last `top` — checked, not assumed —
+        else a sort finds them. So a run costs a few items, however many events it holds."""
+        top = self.top
+        if not top or not positions:
+            return
+        if len(positions) > top:
+            at = np.asarray(positions, np.int64)
+            when = instants[at]
+            if when[-top:].min() >= when[:-top].max():
+                positions = positions[-top:]
+            else:
+                order = np.lexsort((at, when))
+                positions = sorted(at[order[len(at) - top :]].tolist())
+        rows = np.asarray(chosen, np.int64)[positions]
+        fresh = zip(instants[positions].tolist(), numbers[rows].tolist(), positions, strict=True)
+        file_index, arrival = self._file_index, self._arrivals
+        for instant, line, k in fresh:
+            arrival += 1
+            item = (instant, file_index, line, arrival, picked[k])
+            if len(heap) < top:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+        self._arrivals = arrival
+
+    def _keep(self, heap: list[Any], item: tuple[int, int, int, int, Any]) -> None:
+        """Into a min-heap of at most `top` items: the oldest goes first. Items never tie
+        (the arrival number differs), so their records are never compared."""
+        if len(heap) < self.top:
+            heapq.heappush(heap, item)
+        elif self.top and item > heap[0]:
+            heapq.heapreplace(heap, item)
+
+    def _newest(
+        self, heap: list[Any], entry: Callable[..., dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Newest first, by timestamp (then file and line order); redacted, for a log
+        written by another tool may hold what ours never writes."""
+        items = sorted(heap, key=lambda item: item[:4], reverse=True)
+        return [redact({"timestamp": _iso(item[0]), **entry(item[4])}) for item in items]
 
     def _bucket(self, when: datetime) -> datetime:
         return self._bucket_at(when.timestamp())
@@ -981,10 +1098,12 @@ class LogAnalyzer:
     def errors(self) -> dict[str, Any]:
         return {
             "analysis_errors": sum(self.errors_by_type.values()),
-            "by_type": dict(self.errors_by_type.most_common()),
+            "by_type": _redacted_keys(self.errors_by_type),
             "by_algorithm": dict(self.errors_by_algorithm.most_common()),
+            "by_project": dict(self.errors_by_project.most_common()),
             "timeline": _timeline(self.error_timeline),
             "error_lines_by_logger": dict(self.error_lines_by_logger.most_common()),
+            "recent": self._newest(self.recent_errors, _error_entry),
         }
 
     def users(self) -> dict[str, Any]:
@@ -994,7 +1113,29 @@ class LogAnalyzer:
             "by_action": dict(self.actions.most_common()),
             "by_user": dict(self.actions_by_user.most_common()),
             "timeline": _timeline(self.action_timeline),
+            "top_users": redact(self._top_users()),
+            "recent": self._newest(self.recent_actions, _action_entry),
         }
+
+    def _top_users(self) -> list[dict[str, Any]]:
+        """The `top` most active users, each with their `top` (action, resource) pairs; ties
+        in the order first seen."""
+        users = dict(self.actions_by_user.most_common(self.top))
+        pairs: dict[str, Counter[tuple[str, str | None]]] = {user: Counter() for user in users}
+        for (user, action, resource), times in self.user_actions.items():
+            if user in pairs:
+                pairs[user][(action, resource)] = times
+        return [
+            {
+                "user_id": user,
+                "actions": count,
+                "top_actions": [
+                    {"action": action, "resource": resource, "count": times}
+                    for (action, resource), times in pairs[user].most_common(self.top)
+                ],
+            }
+            for user, count in users.items()
+        ]
 
     def report(self, which: str = "all") -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -1004,6 +1145,7 @@ class LogAnalyzer:
                 "bucket_s": int(self.bucket.total_seconds()),
             },
             "files": self.files,
+            "top": self.top,
             "lines": self.lines,
             "lines_in_window": self.in_window,
             "malformed": {"count": self.malformed, "examples": self.malformed_examples},
@@ -1012,6 +1154,61 @@ class LogAnalyzer:
             if which in (name, "all"):
                 result[name] = getattr(self, name)()
         return result
+
+
+def _getter(record: _Line | dict[str, Any]) -> Callable[[str], Any]:
+    return record.get if isinstance(record, dict) else functools.partial(getattr, record)
+
+
+def _error_entry(record: _Line | dict[str, Any]) -> dict[str, Any]:
+    """An error line as the report lists it: its error text is the ``error`` field, else
+    the message, else the event; the type only for ``analysis_error``."""
+    get = _getter(record)
+    error, event = get("error"), get("event")
+    text = next((value for value in (error, get("message"), event) if value is not None), None)
+    return {
+        "level": _text(get("level")), "logger": _text(get("logger")), "event": _text(event),
+        "algorithm": _text(get("algorithm")), "project_id": _text(get("project_id")),
+        "error_type": _error_type(error) if event == "analysis_error" else None,
+        "error": _text(text),
+    }  # fmt: skip
+
+
+def _action_entry(record: _Line | dict[str, Any]) -> dict[str, Any]:
+    get = _getter(record)
+    return {
+        "user_id": str(get("user_id")), "action": str(get("action")),
+        "resource": _text(get("resource")),
+    }  # fmt: skip
+
+
+def _redacted_keys(counts: Counter[str]) -> dict[str, int]:
+    """``counts`` with its keys redacted (an error without a colon is its own type and may
+    hold a credential), most common first. Keys that become one add up, and take the
+    place of the first seen: the order the counter keeps, as if counted redacted."""
+    merged: Counter[str] = Counter()
+    for key, count in counts.items():
+        merged[_redacted(key)] += count
+    return dict(merged.most_common())
+
+
+def _error_type(error: Any) -> str:
+    """The text before the first ``:`` (``"timeout: ran past 1800 s"`` → ``timeout``),
+    redacted: an error without a colon is its own type, and may hold a credential."""
+    return _redacted(str(error or "").split(":", 1)[0].strip() or "unknown")
+
+
+@functools.lru_cache(maxsize=4096)
+def _redacted(text: str) -> str:  # error types repeat: each is redacted once
+    return redact_text(text)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _iso(micros: int) -> str:
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat()
 
 
 def _timeline(counts: Counter[datetime]) -> list[dict[str, Any]]:

@@ -23,6 +23,27 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _text(value: str | None) -> str:
+    return "–" if value is None else value
+
+
+def _time(entry: dict[str, Any]) -> str:
+    return str(entry["timestamp"])[:19].replace("T", " ")
+
+
+def _top_user_rows(top_users: list[dict[str, Any]]) -> list[list[str]]:
+    """A row per (user, action, resource); the user and their total on their first row."""
+    rows = []
+    for user in top_users:
+        for index, act in enumerate(user["top_actions"]):
+            first = index == 0
+            rows.append(
+                [user["user_id"] if first else "", str(user["actions"]) if first else "",
+                 act["action"], _text(act["resource"]), str(act["count"])]
+            )  # fmt: skip
+    return rows
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
@@ -124,9 +145,21 @@ def render_html(report: dict[str, Any]) -> str:
                 ["algorithm", "errors"], [[k, str(v)] for k, v in errors["by_algorithm"].items()]
             ),
             bar_chart(_timeline_points(errors["timeline"]), "failed analyses over time"),
+            _table(["project", "errors"], [[k, str(v)] for k, v in errors["by_project"].items()]),
             _table(
                 ["logger", "ERROR lines"],
                 [[k, str(v)] for k, v in errors["error_lines_by_logger"].items()],
+            ),
+            f"<h3>Newest errors (at most {report['top']})</h3>",
+            _table(
+                ["time (UTC)", "level", "logger", "project", "algorithm", "type", "error"],
+                [
+                    [_time(e)]
+                    + [_text(e[k]) for k in ("level", "logger", "project_id", "algorithm")]
+                    + [_text(e["error_type"]), _text(e["error"])]
+                    for e in errors["recent"]
+                ],
+                numeric_from=7,
             ),
         ]
     if "users" in report:
@@ -136,6 +169,21 @@ def render_html(report: dict[str, Any]) -> str:
             _table(["action", "count"], [[k, str(v)] for k, v in users["by_action"].items()]),
             _table(["user", "actions"], [[k, str(v)] for k, v in users["by_user"].items()]),
             bar_chart(_timeline_points(users["timeline"]), "user actions over time"),
+            f"<h3>Top users and their top actions (at most {report['top']} each)</h3>",
+            _table(
+                ["user", "actions", "action", "resource", "count"],
+                _top_user_rows(users["top_users"]),
+                numeric_from=4,
+            ),
+            f"<h3>Newest user actions (at most {report['top']})</h3>",
+            _table(
+                ["time (UTC)", "user", "action", "resource"],
+                [
+                    [_time(e), e["user_id"], e["action"], _text(e["resource"])]
+                    for e in users["recent"]
+                ],
+                numeric_from=4,
+            ),
         ]
     parts.append("</body></html>\n")
     return "".join(parts)

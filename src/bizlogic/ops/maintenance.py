@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import logging
 import os
 import re
@@ -36,10 +37,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import psutil
 import redis
 from sqlalchemy import and_, delete, func, or_, select, text
 
@@ -56,9 +55,14 @@ from bizlogic.store.tables import (
     InsightRow,
     MaintenanceRun,
     PatternRow,
+    ProjectRow,
 )
+from bizlogic.telemetry.disk import disk_usage
+from bizlogic.telemetry.logfile import live_files
+from bizlogic.telemetry.logging import get_logger
 
 logger = logging.getLogger("bizlogic.maintenance")
+events = get_logger("bizlogic.maintenance")  # the structured lines: one per step
 STEPS = ("cache", "retention", "database", "logs", "disk", "restart")
 DEFAULT_STEPS = STEPS[:-1]  # restart only when asked
 KIND = "maintenance"
@@ -128,21 +132,57 @@ class Maintenance:
 
     def run(self) -> Report:
         with self._lock():
+            began = time.perf_counter()
             run_id = self._record_start()
-            results = [self._step(name) for name in self.steps]
+            events.info(
+                "maintenance_start",
+                message=f"Maintenance run {run_id} started: {', '.join(self.steps)}"
+                + (" (dry run)" if self.dry_run else ""),
+                run_id=run_id,
+                steps=list(self.steps),
+                dry_run=self.dry_run,
+            )
+            results = [self._step(run_id, name) for name in self.steps]
             report = Report(run_id, self.dry_run, results)
             self._record_end(report)
+            failed = [step.name for step in results if step.status == "failed"]
+            duration = round(time.perf_counter() - began, 3)
+            (events.info if report.ok else events.error)(
+                "maintenance_end",
+                message=f"Maintenance run {run_id} "
+                + (f"failed ({', '.join(failed)})" if failed else "done")
+                + f" in {duration:.2f} s",
+                run_id=run_id,
+                status="ok" if report.ok else "failed",
+                failed_steps=failed,
+                duration_s=duration,
+                dry_run=self.dry_run,
+            )
         return report
 
-    def _step(self, name: str) -> StepResult:
+    def _step(self, run_id: int, name: str) -> StepResult:
+        """One step, timed; a failure is reported and the next steps still run. Each step
+        is one ``maintenance_step`` log line: INFO, ERROR when it failed."""
         started = time.perf_counter()
         try:
             status, details = getattr(self, f"_{name}")()
             error = None
         except Exception as exc:  # a failed step is reported; the next steps still run
-            logger.warning("maintenance step %s failed: %s", name, exc.__class__.__name__)
             status, details, error = "failed", {}, f"{exc.__class__.__name__}: {exc}"[:1000]
-        return StepResult(name, status, round(time.perf_counter() - started, 3), details, error)
+        result = StepResult(name, status, round(time.perf_counter() - started, 3), details, error)
+        (events.error if status == "failed" else events.info)(
+            "maintenance_step",
+            message=f"Maintenance step {name}: {status} in {result.duration_s:.2f} s"
+            + (f" ({error})" if error else ""),
+            run_id=run_id,
+            step=name,
+            status=status,
+            duration_s=result.duration_s,
+            dry_run=self.dry_run,
+            details=details,
+            error=error,
+        )
+        return result
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -310,13 +350,16 @@ class Maintenance:
         return "ok", {"ran": timings}
 
     def _logs(self) -> tuple[str, dict[str, Any]]:
-        live = self.settings.log_file
-        if live is None:
+        """Rotations of every process's file (`live_files`: each role, each slot); never a
+        live file."""
+        template = self.settings.log_file
+        if template is None:
             return "skipped", {"reason": "no BL_LOG_FILE: logs go to stdout only"}
         cutoff = time.time() - self.settings.log_retention_days * 86400
         rotated = [
             path
-            for path in live.parent.glob(f"{live.name}.*")
+            for live in live_files(template)
+            for path in live.parent.glob(f"{glob.escape(live.name)}.*")
             if path.is_file() and path.name[len(live.name) + 1 :].split(".")[0].isdigit()
         ]
         old = sorted(p for p in rotated if p.stat().st_mtime < cutoff)
@@ -334,9 +377,7 @@ class Maintenance:
         if self.settings.log_file is not None:
             paths["logs"] = self.settings.log_file.parent
         threshold = self.settings.disk_alert_percent
-        usage = {
-            label: psutil.disk_usage(str(_existing(path))).percent for label, path in paths.items()
-        }
+        usage = {label: disk_usage(path).percent for label, path in paths.items()}  # df's Use%
         full = {label: pct for label, pct in usage.items() if pct >= threshold}
         details: dict[str, Any] = {"usage_percent": usage, "threshold": threshold}
         if not full:
@@ -397,11 +438,63 @@ class Maintenance:
                 )
 
 
-def _existing(path: Path) -> Path:
-    """The nearest existing directory (the data directory may not exist yet)."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
+def history(db: Database, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest ``limit`` maintenance runs from ``maintenance_runs``, newest first.
+
+    A run without an end is ``running`` if it is the newest, else ``interrupted``: one
+    run at a time, so a later run started only once that one had died (killed, or the
+    host lost) without recording its end."""
+    with db.scope() as session:
+        rows = list(
+            session.scalars(
+                select(MaintenanceRun)
+                .where(MaintenanceRun.kind == KIND)
+                .order_by(MaintenanceRun.started_at.desc(), MaintenanceRun.id.desc())
+                .limit(limit)
+            )
+        )
+        runs = []
+        for index, row in enumerate(rows):
+            details = row.details or {}
+            steps = [
+                {key: step.get(key) for key in ("name", "status", "duration_s", "error")}
+                if isinstance(step, dict)
+                else {"name": str(step), "status": None, "duration_s": None, "error": None}
+                for step in details.get("steps", [])
+            ]
+            status = row.status
+            if row.finished_at is None and status == "running" and index > 0:
+                status = "interrupted"
+            duration = (
+                round((row.finished_at - row.started_at).total_seconds(), 3)
+                if row.finished_at is not None
+                else None
+            )
+            runs.append(
+                {
+                    "run_id": row.id,
+                    "status": status,
+                    "dry_run": row.dry_run,
+                    "started_at": row.started_at.isoformat(),
+                    "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+                    "duration_s": duration,
+                    "steps": steps,
+                    "error": row.error,
+                    "report": details if row.finished_at is not None else None,
+                }
+            )
+    return runs
+
+
+def _due_since(session: Any, real: Any) -> datetime | None:
+    """When maintenance became due on an install where it never succeeded: its first
+    attempt, else the first project (the service has held data since); None when empty."""
+    candidates = [
+        session.scalar(select(func.min(MaintenanceRun.started_at)).where(real)),
+        session.scalar(select(func.min(ProjectRow.created_at))),
+    ]
+    found = [moment for moment in candidates if moment is not None]
+    return min(found) if found else None
 
 
 def maintenance_metric_families(db: Database) -> list[Any]:
@@ -428,6 +521,7 @@ def maintenance_metric_families(db: Database) -> list[Any]:
             ).first()
             steps = (latest.details or {}).get("steps", []) if latest is not None else []
             latest_ok = latest is not None and latest.status == "ok"
+            due_since = _due_since(session, real) if last_ok is None else None
     except Exception:  # a scrape must not fail because the database is away
         return []
     families: list[Any] = []
@@ -437,6 +531,15 @@ def maintenance_metric_families(db: Database) -> list[Any]:
                 "bl_maintenance_last_success_timestamp_seconds",
                 "End of the last successful (not dry) maintenance run, Unix time.",
                 value=last_ok.timestamp(),
+            )
+        )
+    if due_since is not None:
+        families.append(
+            GaugeMetricFamily(
+                "bl_maintenance_due_since_timestamp_seconds",
+                "Before the first successful maintenance run: since when one is due (the "
+                "first run attempt, else the first project), Unix time.",
+                value=due_since.timestamp(),
             )
         )
     if latest is not None:

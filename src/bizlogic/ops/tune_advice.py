@@ -6,6 +6,12 @@ what it saw (``evidence``), why it matters (``reason``) and what to change
 ``bizlogic`` — the four settings of the overrides file — can be applied by
 ``bizlogic tune --apply``; PostgreSQL, Redis and system changes are for a
 person. The thresholds are constants below so that docs and tests name them.
+
+The operators' guide's tuner rules map here: CPU usage > 80 % (high) → ``cpu_busy``;
+memory > 70 % with more than 30 database connections → ``memory_and_connections``;
+CPU > 60 % with a cache hit rate below 0.8 → ``cpu_and_cache``; Redis
+``connected_clients`` → ``redis_clients_near_limit``. Their comparisons are the guide's
+(strictly above, strictly below).
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ ERROR_SHARE, MIN_ENDED = 0.1, 20
 SLOW_P95_SHARE = 0.5  # of BL_ANALYSIS_TIMEOUT_S
 BACKLOG_FACTOR = 2  # queued analyses per analysis slot
 CPU_HEADROOM = 0.7  # 1-minute load below this share of the CPUs
+CPU_HIGH_PERCENT = 80.0  # guide: CPU usage above 80 % over the window → high priority
+CPU_BUSY_PERCENT = 60.0  # above 60 % → medium
+MEMORY_WITH_CONNECTIONS_PERCENT = 70.0  # guide: memory above 70 % …
+CONNECTIONS_WITH_MEMORY = 30  # … together with more than 30 connections to our database
+CPU_WITH_CACHE_PERCENT = 60.0  # guide: CPU above 60 % …
+CACHE_HIT_RATE_WITH_CPU = 0.8  # … together with a cache hit rate below 0.8
+REDIS_CLIENTS_NEAR_LIMIT = 0.8  # connected_clients above this share of maxclients
+REDIS_CLIENTS_TARGET = 0.6  # suggested maxclients puts today's clients at this share
 
 
 @dataclass
@@ -73,7 +87,7 @@ def _external(target: str, setting: str, value: Any, current: Any = None) -> dic
 
 def advise(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
     found: list[Recommendation] = []
-    for rule in (_system, _database, _cache, _application):
+    for rule in (_system, _cpu, _database, _cache, _application, _combined):
         found.extend(rule(facts, settings))
     return sorted(found, key=lambda r: (PRIORITIES.index(r.priority), r.area, r.id))
 
@@ -94,24 +108,8 @@ def _system(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
     out = []
     memory, cpus = system["memory"], system["cpus"]
     slots_name, slots = analysis_slots(settings)
-    if memory["used_percent"] >= MEMORY_PRESSURE_PERCENT and slots > 1:
-        out.append(
-            Recommendation(
-                "memory_pressure",
-                "high",
-                "system",
-                "Memory is nearly exhausted",
-                {
-                    "used_percent": memory["used_percent"],
-                    "limit_bytes": memory["limit_bytes"],
-                    "source": memory["source"],
-                    slots_name: slots,
-                },
-                "Each analysis holds its records and results in memory; fewer at once lowers "
-                "the peak before the kernel's OOM killer picks a process.",
-                _setting(settings, slots_name, slots - 1),
-            )
-        )
+    if memory["used_percent"] >= MEMORY_PRESSURE_PERCENT:
+        out.append(_memory_pressure(memory, slots_name, slots, settings))
     elif slots > max(1, math.floor(cpus)):
         out.append(
             Recommendation(
@@ -150,6 +148,103 @@ def _system(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
                 )
             )
     return out
+
+
+def _memory_pressure(
+    memory: dict[str, Any], slots_name: str, slots: int, settings: Settings
+) -> Recommendation:
+    evidence = {
+        "used_percent": memory["used_percent"],
+        "limit_bytes": memory["limit_bytes"],
+        "source": memory["source"],
+        slots_name: slots,
+        "top_processes": memory.get("top_processes"),
+    }
+    reason = (
+        "Each analysis holds its records and results in memory; when memory runs out the "
+        "kernel's OOM killer picks a process."
+    )
+    if slots > 1:
+        return Recommendation(
+            "memory_pressure",
+            "high",
+            "system",
+            "Memory is nearly exhausted",
+            evidence,
+            reason + " Fewer analyses at once lower the peak.",
+            _setting(settings, slots_name, slots - 1),
+        )
+    # One slot: nothing left to give back. The memory must come from elsewhere.
+    if settings.embedded:
+        where = (
+            "Analyses already run one at a time, inside the API process: move them to "
+            "worker processes on another host (Redis mode, BL_REDIS_URL), or add memory"
+        )
+    else:
+        where = (
+            "The worker already runs one analysis at a time: run workers on another host, "
+            "or add memory"
+        )
+    return Recommendation(
+        "memory_pressure",
+        "high",
+        "system",
+        "Memory is nearly exhausted with one analysis at a time",
+        evidence,
+        f"{reason} {where}; top_processes shows who holds it.",
+        _external("operator", "memory, or analyses on another host", "add", memory["limit_bytes"]),
+    )
+
+
+def _cpu(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
+    """The guide's CPU check, on usage measured over the sampling window."""
+    system = facts.get("system", {})
+    cpu = system.get("cpu") if system.get("available") else None
+    if not cpu or cpu["usage_percent"] <= CPU_BUSY_PERCENT:
+        return []
+    usage = cpu["usage_percent"]
+    slots_name, slots = analysis_slots(settings)
+    evidence = {
+        "usage_percent": usage,
+        "window_s": cpu["window_s"],
+        "busy_percent": cpu["busy_percent"],
+        "quota_used_percent": cpu["quota_used_percent"],
+        "cpus": system["cpus"],
+        "load_1m": system["load_1m"],
+        "load_per_cpu": cpu["load_per_cpu"],
+        "top_processes": cpu["top_processes"],
+        slots_name: slots,
+    }
+    measured = (
+        f"The CPUs this process may use were {usage:g} % busy over {cpu['window_s']:g} s "
+        f"(1-minute load {cpu['load_per_cpu']:g} per CPU). Analyses are CPU-bound: on busy "
+        "CPUs each one takes longer."
+    )
+    if usage > CPU_HIGH_PERCENT:
+        return [
+            Recommendation(
+                "cpu_busy",
+                "high",
+                "system",
+                f"CPU usage is too high ({usage:g} %)",
+                evidence,
+                measured + " Add CPU cores (in Redis mode: worker hosts), or optimise what "
+                "spends it — top_processes names the processes that did.",
+                _external("operator", "CPU cores or worker hosts", "add"),
+            )
+        ]
+    return [
+        Recommendation(
+            "cpu_busy",
+            "medium",
+            "system",
+            f"CPU usage is high ({usage:g} %)",
+            evidence,
+            measured + f" Above {CPU_HIGH_PERCENT:g} % analyses slow down markedly; if it "
+            "stays this high, plan for more CPU cores or worker hosts.",
+            _external("operator", "CPU cores or worker hosts", "plan"),
+        )
+    ]
 
 
 # -- database -------------------------------------------------------------------------
@@ -194,7 +289,10 @@ def _database(facts: dict[str, Any], settings: Settings) -> list[Recommendation]
     if checkouts >= MIN_CHECKOUTS:
         share = pool["overflow"] / checkouts
         if share >= POOL_OVERFLOW_SHARE:
-            out.append(_pool_too_small(db, pool, share, int(checkouts), near_limit, settings))
+            crowded = _memory_and_connections(facts) is not None
+            out.append(
+                _pool_too_small(db, pool, share, int(checkouts), near_limit, crowded, settings)
+            )
     hit = db["buffer_cache"]
     if (
         hit["hit_ratio"] is not None
@@ -324,6 +422,7 @@ def _pool_too_small(
     share: float,
     checkouts: int,
     near_limit: bool,
+    crowded: bool,
     settings: Settings,
 ) -> Recommendation:
     current = int(pool.get("size") or settings.db_pool_size)  # what the service runs with
@@ -344,6 +443,16 @@ def _pool_too_small(
         "connections, so each of those opened (and then closed) a new PostgreSQL connection, "
         "which costs milliseconds and a server process every time."
     )
+    if crowded:
+        return Recommendation(
+            "db_pool_too_small",
+            "info",
+            "database",
+            "The pool overflows, but memory and connections are already high",
+            evidence,
+            reason + " A bigger pool would add connections while memory is short: see "
+            "memory_and_connections first.",
+        )
     if near_limit or affordable <= current:
         return Recommendation(
             "db_pool_too_small",
@@ -386,18 +495,26 @@ def _sqlite(db: dict[str, Any]) -> list[Recommendation]:
 # -- cache ----------------------------------------------------------------------------
 
 
-def _cache(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
+def _lookups(facts: dict[str, Any]) -> tuple[float, float, str, dict[str, Any] | None]:
+    """Cache hits and misses — bizlogic's own counters when they have enough lookups, else
+    Redis INFO — their source, and the Redis INFO figures (None: the in-memory cache)."""
     cache = facts.get("cache", {})
     ours = facts.get("application", {}).get("cache") or {}
-    out = []
     redis_info = cache if cache.get("available") and cache.get("backend") == "redis" else None
-    if redis_info is not None:
-        out.extend(_redis_memory(redis_info, settings))
     hits, misses = ours.get("hits") or 0, ours.get("misses") or 0
     source = "bizlogic counters"
     if hits + misses < MIN_LOOKUPS and redis_info is not None:
         hits, misses = redis_info["keyspace_hits"], redis_info["keyspace_misses"]
         source = "Redis INFO"
+    return hits, misses, source, redis_info
+
+
+def _cache(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
+    out = []
+    hits, misses, source, redis_info = _lookups(facts)
+    if redis_info is not None:
+        out.extend(_redis_memory(redis_info, settings))
+        out.extend(_redis_clients(redis_info))
     lookups = hits + misses
     if lookups < MIN_LOOKUPS or hits / lookups >= CACHE_HIT_RATE:
         return out
@@ -504,6 +621,30 @@ def _redis_memory(info: dict[str, Any], settings: Settings) -> list[Recommendati
     return out
 
 
+def _redis_clients(info: dict[str, Any]) -> list[Recommendation]:
+    clients, limit = info.get("connected_clients"), info.get("maxclients")
+    if clients is None or not limit or clients <= REDIS_CLIENTS_NEAR_LIMIT * limit:
+        return []
+    return [
+        Recommendation(
+            "redis_clients_near_limit",
+            "high",
+            "cache",
+            "Redis is close to maxclients",
+            {
+                "connected_clients": clients,
+                "maxclients": limit,
+                "used_share": round(clients / limit, 3),
+            },
+            'At maxclients Redis refuses new connections ("max number of clients reached"): '
+            "the API's cache and the workers' queue fail. Raise maxclients (the open-file "
+            "limit of redis-server must allow it) or find who holds the connections with "
+            "CLIENT LIST.",
+            _external("redis", "maxclients", math.ceil(clients / REDIS_CLIENTS_TARGET), limit),
+        )
+    ]
+
+
 # -- application ----------------------------------------------------------------------
 
 
@@ -595,5 +736,168 @@ def _backlog(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
             evidence,
             reason + " and this machine has no spare CPU: add worker machines.",
             _external("operator", "bizlogic-worker@N on another host", "add"),
+        )
+    ]
+
+
+# -- combined: the guide's rules on two figures at once --------------------------------
+
+
+def _memory_and_connections(facts: dict[str, Any]) -> tuple[float, int] | None:
+    """(memory %, connections) when memory > 70 % and bizlogic's PostgreSQL database has
+    more than 30 connections; None otherwise — and always on SQLite, which has none."""
+    system, db = facts.get("system", {}), facts.get("database", {})
+    if not system.get("available") or not db.get("available"):
+        return None
+    connections = db.get("database_connections")
+    if db.get("dialect") != "postgresql" or connections is None:
+        return None
+    memory = system["memory"]["used_percent"]
+    if memory > MEMORY_WITH_CONNECTIONS_PERCENT and connections > CONNECTIONS_WITH_MEMORY:
+        return memory, connections
+    return None
+
+
+def _combined(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
+    out = []
+    crowded = _memory_and_connections(facts)
+    if crowded is not None:
+        out.append(_crowded(facts, settings, *crowded))
+    out.extend(_cpu_and_cache(facts, settings))
+    return out
+
+
+def _crowded(
+    facts: dict[str, Any], settings: Settings, memory: float, connections: int
+) -> Recommendation:
+    db = facts["database"]
+    pool = facts.get("application", {}).get("db_pool") or {}
+    current = int(pool.get("size") or settings.db_pool_size)
+    ours = db["database_our_connections"]
+    processes = max(1, round(ours / max(current, 1))) if ours else 0
+    excess = connections - CONNECTIONS_WITH_MEMORY
+    evidence = {
+        "memory_used_percent": memory,
+        "memory_source": facts["system"]["memory"]["source"],
+        "database": db.get("database"),
+        "database_connections": connections,
+        "our_connections": ours,
+        "pool_size": current,
+        "processes": processes,
+    }
+    reason = (
+        f"Memory is {memory:g} % used and {connections} connections are open to the "
+        "database. Every PostgreSQL connection is a server process with memory of its own, "
+        "and a pool keeps its connections open while idle."
+    )
+    title = "Memory and database connections are both high"
+    if processes and current > 1 and ours - processes >= excess:
+        value = max(1, current - math.ceil(excess / processes))
+        return Recommendation(
+            "memory_and_connections",
+            "high",
+            "combined",
+            title,
+            evidence,
+            reason + f" bizlogic holds {ours} of them ({processes} process(es), pool of "
+            f"{current}): a pool of {value} brings the database to about "
+            f"{CONNECTIONS_WITH_MEMORY} connections.",
+            _setting(settings, "db_pool_size", value, current),
+        )
+    return Recommendation(
+        "memory_and_connections",
+        "high",
+        "combined",
+        title,
+        evidence,
+        reason
+        + (
+            f" bizlogic holds {ours} of them, too few for a smaller pool to bring the "
+            f"database to {CONNECTIONS_WITH_MEMORY}"
+            if current > 1
+            else f" bizlogic holds {ours} of them with a pool of 1 per process already"
+        )
+        + ": close other clients' idle connections or put a pooler (PgBouncer) in front "
+        "of PostgreSQL.",
+        _external("operator", "other clients' connections, or a pooler (PgBouncer)", "reduce"),
+    )
+
+
+def _cpu_and_cache(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
+    system = facts.get("system", {})
+    cpu = system.get("cpu") if system.get("available") else None
+    if not cpu or cpu["usage_percent"] <= CPU_WITH_CACHE_PERCENT:
+        return []
+    hits, misses, source, redis_info = _lookups(facts)
+    lookups = hits + misses
+    if lookups < MIN_LOOKUPS or hits / lookups >= CACHE_HIT_RATE_WITH_CPU:
+        return []
+    evidence: dict[str, Any] = {
+        "cpu_usage_percent": cpu["usage_percent"],
+        "window_s": cpu["window_s"],
+        "hit_rate": round(hits / lookups, 4),
+        "hits": int(hits),
+        "misses": int(misses),
+        "source": source,
+        "cache_ttl_s": settings.cache_ttl_s,
+    }
+    reason = (
+        f"The CPUs are {cpu['usage_percent']:g} % busy and {evidence['hit_rate']:.0%} of cache "
+        "lookups hit: every miss recomputes a result the cache could have served."
+    )
+    title = "CPU is busy and the cache hit rate is low"
+    if redis_info is not None:
+        expired, evicted = redis_info["expired_keys"], redis_info["evicted_keys"]
+        evidence.update(expired_keys=expired, evicted_keys=evicted)
+        maxmemory = redis_info["maxmemory"]
+        if evicted and maxmemory and redis_info["used_memory"] >= 0.9 * maxmemory:
+            return [
+                Recommendation(
+                    "cpu_and_cache",
+                    "medium",
+                    "combined",
+                    title,
+                    {**evidence, "used_memory": redis_info["used_memory"], "maxmemory": maxmemory},
+                    reason + " Redis evicts entries at maxmemory before they are reused, so a "
+                    "longer TTL would not keep them: give Redis more memory.",
+                    _external("redis", "maxmemory", f"{2 * maxmemory >> 20}mb", maxmemory),
+                )
+            ]
+        if expired < 0.5 * misses:
+            return [
+                Recommendation(
+                    "cpu_and_cache",
+                    "medium",
+                    "combined",
+                    title,
+                    evidence,
+                    reason + " Most misses are first reads, not expiries: no cache setting "
+                    "serves those, so the CPU load has to be met with CPUs or worker hosts.",
+                    _external("operator", "CPU cores or worker hosts", "plan"),
+                )
+            ]
+    if settings.cache_ttl_s >= CACHE_TTL_MAX_S:
+        return [
+            Recommendation(
+                "cpu_and_cache",
+                "medium",
+                "combined",
+                title,
+                evidence,
+                reason + f" The TTL is already {CACHE_TTL_MAX_S:g} s, the longest the tuner "
+                "suggests: find which requests miss (bl_cache_requests_total).",
+                _external("operator", "what is cached", "investigate"),
+            )
+        ]
+    return [
+        Recommendation(
+            "cpu_and_cache",
+            "medium",
+            "combined",
+            title,
+            evidence,
+            reason + " Results only change when a project changes (which invalidates them "
+            "anyway): a longer TTL keeps them for reuse and saves the recomputation.",
+            _setting(settings, "cache_ttl_s", min(CACHE_TTL_MAX_S, settings.cache_ttl_s * 2)),
         )
     ]

@@ -5,15 +5,20 @@ Every gatherer only reads. One that cannot reach its source returns
 a tuner run during an outage still says what it could see.
 
 * system      — CPUs this process may use (affinity and the cgroup v2 ``cpu.max``
-                quota), memory against the cgroup limit or the host, disk usage of
-                the data and log filesystems;
+                quota); over a sampling window (``--sample-seconds``): CPU usage of
+                those CPUs and of the quota, the processes that used most of it, and
+                disk I/O rates; load average per CPU; memory against the cgroup limit
+                or the host; disk usage of the data and log filesystems (``df``'s
+                Use%, ``telemetry/disk.py``);
 * database    — PostgreSQL: connections against ``max_connections`` (ours are those
-                with application_name ``bizlogic``; the tuner's own is left out), buffer
+                with application_name ``bizlogic``; the tuner's own is left out), those
+                of bizlogic's database, buffer
                 cache hit ratio, live and dead tuples and scans per business table,
                 indexes never scanned, ``pg_stat_statements`` when installed; SQLite:
                 file and free pages;
 * cache       — Redis ``INFO``: hits, misses, expired and evicted keys, memory
-                against ``maxmemory``, eviction policy;
+                against ``maxmemory``, eviction policy, connected clients against
+                ``maxclients``;
 * application — the running service's own ``/metrics``: analysis outcomes and
                 duration histogram, cache lookups, pool checkouts, queue depth;
                 and the job table: analyses queued and running now.
@@ -22,7 +27,9 @@ a tuner run during an outage still says what it could see.
 from __future__ import annotations
 
 import os
-import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +42,13 @@ from sqlalchemy import func, select, text
 from bizlogic.settings import Settings
 from bizlogic.store.db import APPLICATION_NAME, Database
 from bizlogic.store.tables import TABLE_NAMES, AnalysisJob
-from bizlogic.telemetry.collector import CGROUP_ROOT, cgroup_memory
+from bizlogic.telemetry.collector import CGROUP_ROOT, cgroup_memory, cpu_busy_percent
+from bizlogic.telemetry.disk import disk_usage
+from bizlogic.telemetry.metrics import ANALYSIS_STATUS_LABELS
 
 Facts = dict[str, Any]
+DEFAULT_SAMPLE_S = 3.0  # the window CPU usage and disk I/O rates are measured over
+TOP_PROCESSES = 5
 
 
 def unavailable(reason: str) -> Facts:
@@ -65,7 +76,144 @@ def usable_cpus(root: Path = CGROUP_ROOT) -> float:
     return min(cpus, quota) if quota else cpus
 
 
-def system_facts(settings: Settings, root: Path = CGROUP_ROOT) -> Facts:
+def cgroup_cpu_usage_usec(root: Path = CGROUP_ROOT) -> int | None:
+    """CPU time this cgroup has used (v2 ``cpu.stat`` usage_usec), None without the file."""
+    try:
+        for line in (root / "cpu.stat").read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == "usage_usec":
+                return int(value)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Counters read at one instant; two of them are a sampling window."""
+
+    at: float  # time.monotonic()
+    wall: float  # time.time(), to tell processes started within the window
+    cpu: Any  # psutil.cpu_times fields summed over the CPUs this process may use
+    cgroup_usage_usec: int | None = None
+    disk_io: Any = None  # psutil.disk_io_counters() over all disks; None without disks
+    disk_busy_ms: dict[str, int] = field(default_factory=dict)  # busy_time per device
+    # (pid, create_time) → (name, user + system CPU seconds)
+    processes: dict[tuple[int, float], tuple[str, float]] = field(default_factory=dict)
+
+
+def take_snapshot(root: Path = CGROUP_ROOT) -> Snapshot:
+    wall, at = time.time(), time.monotonic()
+    per_cpu = psutil.cpu_times(percpu=True)
+    mine = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    chosen = [t for n, t in enumerate(per_cpu) if n in mine] or per_cpu
+    cpu = type(per_cpu[0])(*(sum(values) for values in zip(*chosen, strict=True)))
+    processes = {}
+    for proc in psutil.process_iter(["pid", "name", "create_time", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is not None and proc.info["create_time"] is not None:
+            key = (proc.info["pid"], proc.info["create_time"])
+            processes[key] = (proc.info["name"] or "?", times.user + times.system)
+    per_disk = psutil.disk_io_counters(perdisk=True) or {}
+    return Snapshot(
+        at=at,
+        wall=wall,
+        cpu=cpu,
+        cgroup_usage_usec=cgroup_cpu_usage_usec(root),
+        disk_io=psutil.disk_io_counters(),
+        disk_busy_ms={name: c.busy_time for name, c in per_disk.items() if hasattr(c, "busy_time")},
+        processes=processes,
+    )
+
+
+def window_facts(before: Snapshot, after: Snapshot, quota: float | None) -> tuple[Facts, Facts]:
+    """CPU usage and disk I/O rates between two snapshots: (cpu, disk_io)."""
+    window = after.at - before.at
+    busy_cpu = round(cpu_busy_percent(before.cpu, after.cpu), 1)
+    quota_used = None
+    start, end = before.cgroup_usage_usec, after.cgroup_usage_usec
+    if quota and window > 0 and start is not None and end is not None:
+        quota_used = round(min(100.0, 100 * (end - start) / 1e6 / (window * quota)), 1)
+    top = []
+    for key, (name, seconds) in after.processes.items():
+        if key in before.processes:
+            spent = seconds - before.processes[key][1]
+        elif key[1] >= before.wall:  # started within the window
+            spent = seconds
+        else:
+            continue
+        if spent > 0 and window > 0:
+            top.append({"pid": key[0], "name": name, "cpu_percent": round(100 * spent / window, 1)})
+    top.sort(key=lambda p: -p["cpu_percent"])
+    cpu = {
+        "window_s": round(window, 2),
+        "busy_percent": busy_cpu,
+        "quota_used_percent": quota_used,
+        "usage_percent": max(busy_cpu, quota_used or 0.0),
+        "top_processes": top[:TOP_PROCESSES],
+    }
+    if before.disk_io is None or after.disk_io is None or window <= 0:
+        return cpu, unavailable("no disk I/O counters on this host")
+
+    def rate(name: str) -> float:
+        return round((getattr(after.disk_io, name) - getattr(before.disk_io, name)) / window, 1)
+
+    busy = {
+        device: ms - before.disk_busy_ms[device]
+        for device, ms in after.disk_busy_ms.items()
+        if device in before.disk_busy_ms
+    }
+    busiest = max(busy, key=busy.__getitem__, default=None)
+    if busiest is not None and busy[busiest] <= 0:
+        busiest = None  # no device had I/O in flight: name none
+    busy_percent = None  # no busy_time counters (not Linux): not measured
+    if busy:  # the share of the window the busiest device had I/O in flight (iostat's %util)
+        busy_percent = round(min(100.0, busy[busiest] / (10 * window)), 1) if busiest else 0.0
+    disk_io = {
+        "available": True,
+        "window_s": round(window, 2),
+        "read_bytes_per_s": rate("read_bytes"),
+        "write_bytes_per_s": rate("write_bytes"),
+        "reads_per_s": rate("read_count"),
+        "writes_per_s": rate("write_count"),
+        "busy_percent": busy_percent,
+        "busiest_device": busiest,
+    }
+    return cpu, disk_io
+
+
+def top_memory(count: int = TOP_PROCESSES) -> list[dict[str, Any]]:
+    """The processes with the largest resident memory: who holds it when it runs short."""
+    found = []
+    for proc in psutil.process_iter(["pid", "name", "memory_info"]):
+        if proc.info["memory_info"] is not None:
+            found.append(
+                {
+                    "pid": proc.info["pid"],
+                    "name": proc.info["name"] or "?",
+                    "rss_bytes": proc.info["memory_info"].rss,
+                }
+            )
+    return sorted(found, key=lambda p: -p["rss_bytes"])[:count]
+
+
+def system_facts(
+    settings: Settings,
+    root: Path = CGROUP_ROOT,
+    sample_s: float = DEFAULT_SAMPLE_S,
+    take: Callable[[], Snapshot] | None = None,
+    wait: Callable[[float], None] = time.sleep,
+) -> Facts:
+    """What the machine does: ``take`` snapshots the counters, ``wait`` spans the window
+    between two of them (both replaceable, so tests are deterministic)."""
+    take = take or (lambda: take_snapshot(root))
+    before = take()
+    wait(sample_s)
+    after = take()
+    cpus, quota = usable_cpus(root), cgroup_cpus(root)
+    cpu, disk_io = window_facts(before, after, quota)
+    load = os.getloadavg()[0]
+    cpu["load_per_cpu"] = round(load / cpus, 2)  # the 1-minute load: supporting evidence
     limited = cgroup_memory(root)
     if limited is not None:
         memory = {
@@ -81,25 +229,27 @@ def system_facts(settings: Settings, root: Path = CGROUP_ROOT) -> Facts:
             "used_bytes": host.total - host.available,
         }
     memory["used_percent"] = round(100 * memory["used_bytes"] / memory["limit_bytes"], 1)
+    memory["top_processes"] = top_memory()
     disks = {}
     places = {"data": settings.data_dir}
     if settings.log_file is not None:
         places["logs"] = settings.log_file.parent
     for name, place in places.items():
-        existing = next((p for p in (place, *place.parents) if p.exists()), Path("/"))
-        usage = shutil.disk_usage(existing)
+        usage = disk_usage(place)  # df's Use%: used / (used + available)
         disks[name] = {
-            "path": str(existing),
-            "used_percent": round(100 * usage.used / usage.total, 1),
-            "free_bytes": usage.free,
+            "path": usage.path,
+            "used_percent": usage.percent,
+            "free_bytes": usage.available_bytes,
         }
     return {
         "available": True,
-        "cpus": round(usable_cpus(root), 2),
-        "cpu_quota": cgroup_cpus(root),
-        "load_1m": round(os.getloadavg()[0], 2),
+        "cpus": round(cpus, 2),
+        "cpu_quota": quota,
+        "load_1m": round(load, 2),
+        "cpu": cpu,
         "memory": memory,
         "disks": disks,
+        "disk_io": disk_io,
     }
 
 
@@ -141,7 +291,19 @@ def _postgres(conn: Any) -> Facts:
                 name=APPLICATION_NAME,
             )
         ),
+        "database": scalar("SELECT current_database()"),
     }
+    # the clients of bizlogic's database, whoever opened them, and ours among them
+    crowd = conn.execute(
+        text(
+            "SELECT count(*) AS total, count(*) FILTER (WHERE application_name = :name) AS ours "
+            "FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()"
+        ),
+        {"name": APPLICATION_NAME},
+    ).one()
+    facts["database_connections"] = int(crowd.total)
+    facts["database_our_connections"] = int(crowd.ours)
     hits = conn.execute(
         text(
             "SELECT blks_hit, blks_read, stats_reset FROM pg_stat_database "
@@ -246,6 +408,12 @@ def cache_facts(settings: Settings) -> Facts:
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     try:
         info = client.info()
+        maxclients = info.get("maxclients")  # INFO clients has it from Redis 7.0
+        if maxclients is None:
+            try:
+                maxclients = client.config_get("maxclients").get("maxclients")
+            except redis.ResponseError:  # CONFIG renamed or not allowed to this user
+                maxclients = None
     except redis.RedisError as exc:
         return {**unavailable(f"Redis: {exc}"), "backend": "redis"}
     finally:
@@ -263,6 +431,8 @@ def cache_facts(settings: Settings) -> Facts:
         "used_memory": info.get("used_memory", 0),
         "maxmemory": info.get("maxmemory", 0),
         "maxmemory_policy": info.get("maxmemory_policy"),
+        "connected_clients": info.get("connected_clients"),  # the tuner's own included
+        "maxclients": int(maxclients) if maxclients is not None else None,
         "uptime_s": info.get("uptime_in_seconds"),
     }
 
@@ -301,8 +471,8 @@ def application_facts(metrics_texts: dict[str, str | Exception]) -> Facts:
         buckets[bound] = buckets.get(bound, 0.0) + value
     count = total("bl_analysis_duration_seconds_count")
     ended = {
-        s: total("bl_analysis_requests_total", status=s)
-        for s in ("completed", "failed", "cancelled")
+        job_status: total("bl_analysis_requests_total", status=label)
+        for job_status, label in ANALYSIS_STATUS_LABELS.items()
     }
     pool = {
         "size": max((v for _, v in samples.get("bl_db_pool_size", [])), default=None),

@@ -1,7 +1,10 @@
 """System metrics collector: the system, database and Redis gauges of DESIGN §7.
 
 Runs in a thread of the API process every ``BL_COLLECT_INTERVAL_S``, never on
-the request path. Each source is read on its own; one that fails sets
+the request path, and in the supervisor of every `bizlogic worker` that serves
+metrics (host sources only: cpu, memory, disk), so that worker hosts, where the
+heavy work runs, export their own figures under their own ``instance``. Each
+source is read on its own; one that fails sets
 ``bl_collector_up{source}`` to 0 and logs once per outage (and once when it
 is back) — a dead Redis never stops the CPU figures.
 
@@ -13,7 +16,8 @@ is back) — a dead Redis never stops the CPU figures.
              ``memory.max``/``memory.current``, v1 ``memory.limit_in_bytes``),
              the host's otherwise; usage excludes reclaimable page cache
              (``inactive_file``), as the kernel's OOM decisions do;
-* disk     — usage of the filesystem holding ``BL_DATA_DIR``; I/O byte
+* disk     — usage of the filesystem holding ``BL_DATA_DIR`` (``df``'s Use%, see
+             ``telemetry/disk.py``); I/O byte
              counters of the host's disks;
 * database — PostgreSQL: connections of our database by state from
              ``pg_stat_activity``; SQLite: the pool's checked-out and idle
@@ -37,6 +41,7 @@ import redis
 from sqlalchemy import text
 
 from bizlogic.store.db import Database
+from bizlogic.telemetry.disk import disk_usage
 from bizlogic.telemetry.metrics import Metrics
 
 logger = logging.getLogger("bizlogic.collector")
@@ -88,9 +93,13 @@ def cgroup_memory(root: Path = CGROUP_ROOT) -> CgroupMemory | None:
 
 
 def cpu_busy_percent(before: Any, after: Any) -> float:
-    """CPU busy share between two ``psutil.cpu_times()`` samples, 0–100."""
+    """CPU busy share between two ``psutil.cpu_times()`` samples, 0–100.
+
+    Idle and iowait are not busy; guest time is already counted in user (and guest_nice
+    in nice) by Linux, so it is left out of the total, as ``psutil.cpu_percent`` does."""
     idle_fields = ("idle", "iowait")
-    total = sum(after) - sum(before)
+    guest = sum(getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in ("guest", "guest_nice"))
+    total = sum(after) - sum(before) - guest
     if total <= 0:
         return 0.0
     idle = sum(getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in idle_fields)
@@ -103,7 +112,7 @@ class Collector:
     def __init__(
         self,
         metrics: Metrics,
-        db: Database,
+        db: Database | None,
         data_dir: Path,
         redis_url: str | None = None,
         cgroup_root: Path = CGROUP_ROOT,
@@ -125,8 +134,9 @@ class Collector:
             "cpu": self._cpu,
             "memory": self._memory,
             "disk": self._disk,
-            "database": self._database,
         }
+        if db is not None:  # a worker host reads only its own machine
+            self.sources["database"] = self._database
         if self._redis is not None:
             self.sources["redis"] = self._redis_info
 
@@ -191,7 +201,7 @@ class Collector:
         self.metrics.system.memory_percent.set(percent)
 
     def _disk(self) -> None:
-        self.metrics.system.disk_percent.set(psutil.disk_usage(str(self.data_dir)).percent)
+        self.metrics.system.disk_percent.set(disk_usage(self.data_dir).percent)  # df's Use%
         io = psutil.disk_io_counters()
         if io is not None:  # None on hosts without block devices
             self.metrics.system.disk_read.set(io.read_bytes)

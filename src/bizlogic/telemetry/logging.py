@@ -23,6 +23,7 @@ import logging
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
@@ -31,7 +32,7 @@ from structlog.processors import CallsiteParameter, CallsiteParameterAdder
 from structlog.types import EventDict, Processor, WrappedLogger
 
 from bizlogic.settings import Settings
-from bizlogic.telemetry.logfile import SizeRotatingFileHandler
+from bizlogic.telemetry.logfile import LogSlot, SizeRotatingFileHandler, claim
 from bizlogic.telemetry.redact import redact
 
 # Loggers that servers configure with handlers of their own; ours must win.
@@ -44,6 +45,8 @@ _URL_LOGGERS = ("httpx", "httpcore")
 _DROPPED_FIELDS = ("color_message",)
 _LEADING_FIELDS = ("timestamp", "level", "logger", "event", "message", "request_id", "job_id")
 _installed: list[logging.Handler] = []
+_CACHE_LOGGER = logging.getLogger("bizlogic.cache")
+_slot: list[LogSlot] = []  # the log file this process holds, while configured
 
 
 def _timestamp(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -113,8 +116,15 @@ def _formatter(*render: Processor) -> structlog.stdlib.ProcessorFormatter:
     )
 
 
-def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+def configure_logging(
+    settings: Settings, stream: TextIO | None = None, process: str = "bizlogic"
+) -> None:
     """Route all logging to ``stream`` (default stdout) and ``BL_LOG_FILE``.
+
+    The file is this process's own (`bizlogic.telemetry.logfile.claim`): ``{process}``
+    in ``BL_LOG_FILE`` becomes ``process`` (the role: api, worker, maintenance,
+    recover), and a file another live process writes is never shared — the next
+    free slot (``api-2.log`` …) is taken instead, so that rotation has one writer.
 
     Safe to call again: handlers installed by an earlier call are closed and
     replaced, handlers installed by others (pytest's caplog) are left alone.
@@ -137,8 +147,9 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     stream_handler.setFormatter(stream_formatter)
     _installed.append(stream_handler)
     if settings.log_file is not None:
+        _slot.append(claim(settings.log_file, process))
         file_handler = SizeRotatingFileHandler(
-            settings.log_file, settings.log_max_bytes, settings.log_backup_count
+            _slot[0].path, settings.log_max_bytes, settings.log_backup_count
         )
         file_handler.setFormatter(_formatter(_json_line))
         _installed.append(file_handler)
@@ -183,7 +194,14 @@ def reset_logging() -> None:
         handler = _installed.pop()
         root.removeHandler(handler)
         handler.close()
+    while _slot:
+        _slot.pop().release()
     structlog.reset_defaults()
+
+
+def log_file_in_use() -> Path | None:
+    """The file this process writes its log to (``BL_LOG_FILE`` expanded), if any."""
+    return _slot[0].path if _slot else None
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
@@ -234,12 +252,18 @@ def log_analysis_error(
     )
 
 
-def log_cache_operation(operation: str, key: str, hit: bool | None) -> None:
-    """DEBUG: one line per lookup is too many at INFO. ``hit`` is None for writes."""
+def log_cache_operation(operation: str, key: str | None, hit: bool | None) -> None:
+    """DEBUG: one line per lookup is too many at INFO. ``operation`` is ``get``, ``set`` or
+    ``invalidate``; ``hit`` is None but for ``get``; ``key`` is None while Redis is
+    bypassed. Keys hold a project id and a digest of the parameters, never their values.
+    Returns at once below DEBUG: the cache's hit path must stay cheap."""
+    if not _CACHE_LOGGER.isEnabledFor(logging.DEBUG):
+        return
     outcome = "" if hit is None else (" (hit)" if hit else " (miss)")
+    shown = "(Redis bypassed)" if key is None else key
     get_logger("bizlogic.cache").debug(
         "cache_operation",
-        message=f"Cache {operation} {key}{outcome}",
+        message=f"Cache {operation} {shown}{outcome}",
         operation=operation,
         key=key,
         hit=hit,

@@ -43,6 +43,10 @@ HTTP_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 # Closed sets keep label cardinality fixed; a typo fails loudly instead of adding a series.
 ANALYSIS_STATUSES = frozenset({"completed", "failed", "cancelled"})
+# bl_analysis_requests_total's `status` label speaks the operators' contract: a job that
+# completed is a "success", one that failed an "error" (the guide's error-rate expression
+# `{status="error"}` works as written), a cancelled one stays "cancelled".
+ANALYSIS_STATUS_LABELS = {"completed": "success", "failed": "error", "cancelled": "cancelled"}
 JOB_STATUSES = frozenset({"queued", "completed", "failed", "cancelled"})
 # What a worker process did with a delivered job (a job may be delivered more than once).
 WORKER_OUTCOMES = frozenset({"started", "succeeded", "failed", "cancelled", "retried", "skipped"})
@@ -113,7 +117,7 @@ class Metrics:
 
         self.analysis_requests = Counter(
             "bl_analysis_requests_total",
-            "Analyses that ended, by final status.",
+            "Analyses that ended, by final status (success|error|cancelled).",
             ("algorithm", "status", "user_role", "project_id"),
             registry=r,
         )
@@ -221,7 +225,7 @@ class Metrics:
         project_id: str,
         user_role: str,
         status: str,
-        duration_s: float,
+        duration_s: float | None,
         n_records: int,
         rules_extracted: int,
         pattern_accuracy: float | None,
@@ -229,7 +233,8 @@ class Metrics:
     ) -> None:
         """Record one ended algorithm run.
 
-        Every run counts in requests and duration (slow failures matter too);
+        Every run counts in requests, and in duration when it ran at all (slow failures
+        matter too; ``duration_s`` None: the algorithm never started, its job failed first);
         rules, records and accuracy only for completed runs, because a failed or
         cancelled run commits nothing (DESIGN: results are all or nothing).
         ``pattern_accuracy`` is None when there was nothing to validate.
@@ -240,8 +245,11 @@ class Metrics:
             raise ValueError(f"pattern_accuracy must be within 0..1, got {pattern_accuracy}")
         project = self.projects.label(project_id)
         self.active_analyses.dec()
-        self.analysis_requests.labels(algorithm, status, user_role, project).inc()
-        self.analysis_duration.labels(algorithm, data_size_range(n_records)).observe(duration_s)
+        label = ANALYSIS_STATUS_LABELS[status]
+        self.analysis_requests.labels(algorithm, label, user_role, project).inc()
+        if duration_s is not None:
+            size = data_size_range(n_records)
+            self.analysis_duration.labels(algorithm, size).observe(duration_s)
         if status != "completed":
             return
         self.rules_extracted.labels(algorithm, project).inc(rules_extracted)

@@ -63,7 +63,8 @@ async def receive_alerts(
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
     config: RecoveryConfig = request.app.state.recovery_config
-    intake = await run_in_threadpool(take_in, state.db, config, payload)
+    dry_run = state.settings.recovery_mode != "act"
+    intake = await run_in_threadpool(take_in, state.db, config, payload, dry_run=dry_run)
     return {"status": "ok", **intake.as_dict()}
 
 

@@ -71,7 +71,11 @@ def _utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def take_in(db: Database, config: RecoveryConfig, payload: AlertmanagerPayload) -> Intake:
+def take_in(
+    db: Database, config: RecoveryConfig, payload: AlertmanagerPayload, *, dry_run: bool
+) -> Intake:
+    """Record each alert once; ``dry_run`` is the mode recovery runs in (what the rows of
+    its episode will be marked with, so `recover history` shows one mode per episode)."""
     intake = Intake(received=len(payload.alerts))
     for alert in payload.alerts:
         name = alert.labels.get("alertname", "")
@@ -87,7 +91,7 @@ def take_in(db: Database, config: RecoveryConfig, payload: AlertmanagerPayload) 
             fingerprint=alert.fingerprint,
             severity=(alert.labels.get("severity") or "")[:32] or None,  # a VARCHAR(32) column
             status=status,
-            dry_run=True,
+            dry_run=dry_run,
             details={
                 "labels": alert.labels,
                 "annotations": alert.annotations,

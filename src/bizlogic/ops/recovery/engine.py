@@ -113,8 +113,9 @@ class Recovery:
                 "fix it; recovery stops acting on it"
             )
             return self._escalate(
-                outcome, note, failure_type, trigger, reason, window, "budget", quiet
-            )
+                outcome, note, failure_type, trigger, reason, window, "budget", quiet,
+                observation=observation,
+            )  # fmt: skip
         if done:
             wait = self.settings.recovery_backoff_s * 2 ** (len(done) - 1)
             ready = done[-1] + timedelta(seconds=wait)
@@ -138,6 +139,12 @@ class Recovery:
             try:
                 plan = impl.plan(ctx)
             except Refused as refusal:
+                refusals.append(f"{action}: {refusal}")
+                repeated = quiet and history.last_refusal(
+                    self.db, failure_type, action, dry
+                ) == str(refusal)
+                if repeated:  # the same refusal, every check of a lasting episode: once
+                    continue
                 note(action, "refused", details={"reason": str(refusal)})
                 logger.info(
                     "recovery_refused",
@@ -145,7 +152,6 @@ class Recovery:
                     action=action,
                     reason=str(refusal),
                 )
-                refusals.append(f"{action}: {refusal}")
                 continue
             if dry:
                 note(action, "dry_run", details={"plan": plan, "observation": observation.details})
@@ -157,8 +163,9 @@ class Recovery:
                     "recovery stops acting on it"
                 )
                 return self._escalate(
-                    outcome, note, failure_type, trigger, reason, window, "budget"
-                )
+                    outcome, note, failure_type, trigger, reason, window, "budget",
+                    observation=observation,
+                )  # fmt: skip
             event = note(action, "running", details={"plan": plan})
             ran = True
             assert event is not None
@@ -208,7 +215,10 @@ class Recovery:
         else:
             reason = f"{failure_type}: every action of the chain ran and the condition persists"
             reason += f" (refused: {refused})" if refusals else ""
-        return self._escalate(outcome, note, failure_type, trigger, reason, window, "chain")
+        return self._escalate(
+            outcome, note, failure_type, trigger, reason, window, "chain", quiet,
+            observation=observation,
+        )  # fmt: skip
 
     def _verify(self, failure_type: str) -> tuple[bool, Observation]:
         deadline = time.monotonic() + self.settings.recovery_verify_timeout_s
@@ -230,8 +240,12 @@ class Recovery:
         window: datetime,
         kind: str,
         quiet: bool = False,
+        *,
+        observation: Observation | None,
     ) -> Outcome:
-        """Tell a person once per window and kind; after that, stay silent and do nothing."""
+        """Tell a person once per window and kind; after that, stay silent and do nothing.
+        ``observation``: the check's figures, which the notice carries (None when the budget
+        stopped recovery before anything was checked)."""
         if history.escalated_since(self.db, failure_type, window, outcome.dry_run, kind):
             if not quiet:
                 note("notify_admin", "suppressed", target=kind, details={"reason": reason})
@@ -241,19 +255,23 @@ class Recovery:
             self.db,
             self.config,
             failure_type,
-            Observation(True),
+            observation or Observation(True),
             trigger,
             reason=reason,
         )
         try:
             plan = REGISTRY["notify_admin"].plan(ctx)
         except Refused as refusal:
-            note(
-                "notify_admin",
-                "refused",
-                target=kind,
-                details={"reason": str(refusal), "escalation": reason},
-            )
+            repeated = quiet and history.last_refusal(
+                self.db, failure_type, "notify_admin", outcome.dry_run
+            ) == str(refusal)
+            if not repeated:
+                note(
+                    "notify_admin",
+                    "refused",
+                    target=kind,
+                    details={"reason": str(refusal), "escalation": reason},
+                )
             return self._done(outcome, "escalated", f"{reason}; {refusal}")
         if outcome.dry_run:
             note("notify_admin", "escalated", target=kind, details={"plan": plan, "reason": reason})

@@ -83,6 +83,21 @@ def executed_since(
         )
 
 
+def last_refusal(db: Database, failure_type: str, action: str, dry_run: bool) -> str | None:
+    """The reason of the latest refusal of ``action`` for ``failure_type``, if any."""
+    with db.scope() as session:
+        row = session.scalars(
+            select(RecoveryEvent)
+            .where(RecoveryEvent.failure_type == failure_type)
+            .where(RecoveryEvent.action == action)
+            .where(RecoveryEvent.status == "refused")
+            .where(RecoveryEvent.dry_run.is_(dry_run))
+            .order_by(RecoveryEvent.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else str((row.details or {}).get("reason"))
+
+
 def escalated_since(
     db: Database, failure_type: str, since: datetime, dry_run: bool, kind: str
 ) -> bool:
@@ -153,22 +168,30 @@ def recovery_metric_families(db: Database) -> list[Any]:
                     RecoveryEvent.failure_type,
                     RecoveryEvent.action,
                     RecoveryEvent.status,
+                    RecoveryEvent.dry_run,
                     func.count(),
                 )
                 .where(RecoveryEvent.action.is_not(None))
                 .where(RecoveryEvent.action.not_in(SWITCH))
-                .group_by(RecoveryEvent.failure_type, RecoveryEvent.action, RecoveryEvent.status)
+                .group_by(
+                    RecoveryEvent.failure_type,
+                    RecoveryEvent.action,
+                    RecoveryEvent.status,
+                    RecoveryEvent.dry_run,
+                )
             ).all()
         paused = pause_state(db) is not None
     except Exception:  # the database check reports the outage
         return []
     actions = CounterMetricFamily(
         "bl_recovery_actions",
-        "Recovery actions by failure type, action and outcome (dry_run: would have run).",
-        labels=("failure_type", "action", "outcome"),
+        "Recovery actions by failure type, action, outcome and mode (dry_run=true: planned "
+        "in dry-run mode, nothing was done).",
+        labels=("failure_type", "action", "outcome", "dry_run"),
     )
-    for failure_type, action, status, count in counts:
-        actions.add_metric((failure_type or "", action, status), count)
+    for failure_type, action, status, dry_run, count in counts:
+        mode = "true" if dry_run else "false"
+        actions.add_metric((failure_type or "", action, status, mode), count)
     switch = GaugeMetricFamily(
         "bl_recovery_paused", "1 while `bizlogic recover pause` holds recovery back."
     )
