@@ -44,7 +44,7 @@ PORTS = re.compile(r"\b(8000|8001|9090|9093|9191|9192)\b")
 # What a block needs beyond bizlogic: without it the block is skipped (failed under CI=true).
 NEEDS = {
     "prometheus": re.compile(r"^prometheus |127\.0\.0\.1:9090", re.M),
-    "prometheus-alertmanager": re.compile(r"^prometheus-alertmanager ", re.M),
+    "prometheus-alertmanager": re.compile(r"^prometheus-alertmanager |127\.0\.0\.1:9093", re.M),
     "psql": re.compile(r"^psql ", re.M),
     "redis-server": re.compile(r"redis://"),
 }
