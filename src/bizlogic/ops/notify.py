@@ -1,10 +1,15 @@
-"""Alerts to an operator's webhook (JSON, alert-style fields), with bounded, jittered retries.
+"""bizlogic's own alerts (maintenance, recovery escalation) to ``BL_ALERT_WEBHOOK_URL``, with
+bounded, jittered retries.
 
-Shared by the maintenance job (disk alerts) and, later, auto-recovery (notify_admin).
+Any webhook gets the alert as one JSON object. A URL ending in ``/api/v2/alerts`` is
+an Alertmanager: it gets the alert in Alertmanager's own format, labelled
+``service="business_logic"``, so it takes the same routes, receivers (e-mail, chat,
+SMS), silences and inhibitions as the Prometheus alerts.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +24,7 @@ from tenacity import (
 )
 
 ATTEMPTS = 3
+ALERTMANAGER_PATH = "/api/v2/alerts"
 
 
 class DeliveryError(Exception):
@@ -37,11 +43,32 @@ def alert_payload(name: str, severity: str, summary: str, **details: Any) -> dic
     }
 
 
+def alertmanager_alerts(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alert as Alertmanager's API takes it: labels route it, annotations describe it."""
+    labels = {
+        "alertname": payload["alertname"],
+        "severity": payload["severity"],
+        "service": "business_logic",
+        "instance": payload["host"],
+    }
+    details = payload.get("details") or {}
+    if isinstance(details.get("failure_type"), str):
+        labels["failure_type"] = details["failure_type"]
+    annotations = {
+        "summary": payload["summary"],
+        "description": json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
+    }
+    return [{"labels": labels, "annotations": annotations, "startsAt": payload["timestamp"]}]
+
+
 def send_alert(
     url: str, payload: dict[str, Any], *, timeout_s: float = 5.0, max_wait_s: float = 4.0
 ) -> int:
     """POST the alert; returns the attempts it took, or raises DeliveryError."""
     attempts = [0]
+    body: Any = payload
+    if httpx.URL(url).path.rstrip("/") == ALERTMANAGER_PATH:
+        body = alertmanager_alerts(payload)
 
     @retry(
         stop=stop_after_attempt(ATTEMPTS),
@@ -50,7 +77,7 @@ def send_alert(
     )
     def post() -> None:
         attempts[0] += 1
-        response = httpx.post(url, json=payload, timeout=timeout_s)
+        response = httpx.post(url, json=body, timeout=timeout_s)
         response.raise_for_status()
 
     try:
