@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.polling import poll
 
@@ -83,3 +85,14 @@ class Server:
             self.process.terminate()
             self.process.wait(30)
         self.log.close()
+
+
+def system_tool(name: str, package: str) -> str:
+    """The path of a system binary the test needs; with CI=true a missing one fails the run
+    (scripts/test-prereqs.sh installs it), otherwise the test is skipped."""
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{name} is missing; CI=true requires it (Debian package {package})")
+        pytest.skip(f"{name} is not installed (Debian package {package})")
+    return found

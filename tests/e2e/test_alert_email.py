@@ -5,8 +5,6 @@ shipped e-mail receiver's settings and arrives as an e-mail at a local SMTP serv
 from __future__ import annotations
 
 import email
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from email.message import Message
@@ -23,7 +21,7 @@ from bizlogic.settings import Settings
 from bizlogic.store import migrations
 from bizlogic.store.db import Database
 from tests.polling import poll
-from tests.servers import free_port
+from tests.servers import free_port, system_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
@@ -40,19 +38,10 @@ class Inbox:
         return "250 OK"
 
 
-def _alertmanager_binary() -> str:
-    found = shutil.which("prometheus-alertmanager")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("prometheus-alertmanager is missing; CI=true requires it")
-        pytest.skip("prometheus-alertmanager is not installed (Debian package)")
-    return found
-
-
 @pytest.fixture
 def mail_loop(tmp_path: Path) -> Iterator[tuple[str, Inbox]]:
     """An SMTP server and an Alertmanager routing to it with the shipped admin receiver."""
-    binary = _alertmanager_binary()
+    binary = system_tool("prometheus-alertmanager", "prometheus-alertmanager")
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()

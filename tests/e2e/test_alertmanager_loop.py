@@ -22,8 +22,6 @@ add no row and no action; when the target is back, the resolved notification is 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +32,7 @@ import pytest
 import yaml
 
 from tests.polling import poll
-from tests.servers import EXE, admin_headers, clean_env, free_port
+from tests.servers import EXE, admin_headers, clean_env, free_port, system_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "business-logic.rules.yml"
@@ -42,15 +40,6 @@ ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 BASE = "/api/business-logic"
 TOKEN = "alert-loop-" + "w" * 40
 ALERT = "BusinessLogicServiceDown"
-
-
-def _binary(name: str, package: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{name} is missing; CI=true requires it (Debian package {package})")
-        pytest.skip(f"{name} is not installed (Debian package {package})")
-    return found
 
 
 def rules_copy() -> dict[str, Any]:
@@ -169,8 +158,8 @@ class Loop:
 
 @pytest.fixture
 def loop(tmp_path: Path) -> Iterator[Loop]:
-    prometheus = _binary("prometheus", "prometheus")
-    alertmanager = _binary("prometheus-alertmanager", "prometheus-alertmanager")
+    prometheus = system_tool("prometheus", "prometheus")
+    alertmanager = system_tool("prometheus-alertmanager", "prometheus-alertmanager")
     running: Loop | None = None
     try:
         running = Loop(tmp_path, prometheus, alertmanager)

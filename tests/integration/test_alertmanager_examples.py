@@ -5,27 +5,16 @@ alert to the chat and the critical ones to SMS as well, the rest as before."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.servers import system_tool
+
 ALERTMANAGER = Path(__file__).resolve().parents[2] / "deploy" / "alertmanager" / "alertmanager.yml"
 EXAMPLE = "#| "
-
-
-def amtool() -> str:
-    found = shutil.which("amtool")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(
-                "amtool is missing; CI=true requires it (Debian package prometheus-alertmanager)"
-            )
-        pytest.skip("amtool is not installed (Debian package prometheus-alertmanager)")
-    return found
 
 
 @pytest.fixture
@@ -35,6 +24,10 @@ def uncommented(tmp_path: Path) -> Path:
     config = tmp_path / "alertmanager.yml"
     config.write_text(text.replace(EXAMPLE, ""))
     return config
+
+
+def amtool() -> str:
+    return system_tool("amtool", "prometheus-alertmanager")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

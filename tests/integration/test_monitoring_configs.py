@@ -3,13 +3,13 @@ documented: everything to the admins, bizlogic's own alerts also to its webhook.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.servers import system_tool
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
@@ -31,22 +31,13 @@ receivers:
 """
 
 
-def tool(name: str, package: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{name} is missing; CI=true requires it (Debian package {package})")
-        pytest.skip(f"{name} is not installed (Debian package {package})")
-    return found
-
-
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(args), capture_output=True, text=True)
 
 
 def test_prometheus_config_and_its_rule_files_are_valid() -> None:
     done = run(
-        tool("promtool", "prometheus"),
+        system_tool("promtool", "prometheus"),
         "check",
         "config",
         str(DEPLOY / "prometheus" / "prometheus.yml"),
@@ -56,7 +47,7 @@ def test_prometheus_config_and_its_rule_files_are_valid() -> None:
 
 
 def test_alertmanager_config_is_valid() -> None:
-    done = run(tool("amtool", "prometheus-alertmanager"), "check-config", str(ALERTMANAGER))
+    done = run(system_tool("amtool", "prometheus-alertmanager"), "check-config", str(ALERTMANAGER))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -73,7 +64,7 @@ def test_alertmanager_config_is_valid() -> None:
     ],
 )
 def test_alerts_route_to_the_documented_receivers(labels: list[str], receivers: str) -> None:
-    amtool = tool("amtool", "prometheus-alertmanager")
+    amtool = system_tool("amtool", "prometheus-alertmanager")
     done = run(amtool, "config", "routes", "test", f"--config.file={ALERTMANAGER}", *labels)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == receivers
@@ -90,7 +81,7 @@ def _alert_labels() -> list[list[str]]:
 
 
 def test_every_shipped_alert_reaches_a_route_written_from_the_guide(tmp_path: Path) -> None:
-    amtool = tool("amtool", "prometheus-alertmanager")
+    amtool = system_tool("amtool", "prometheus-alertmanager")
     config = tmp_path / "guide-route.yml"
     config.write_text(GUIDE_ROUTE)
     labels = _alert_labels()

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
+
+from tests.servers import system_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "operations.md"
@@ -30,14 +30,7 @@ TABLE = re.compile(rf"{re.escape(START)}\n(.*?){re.escape(END)}", re.S)
 
 
 def amtool() -> str:
-    found = shutil.which("amtool")
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(
-                "amtool is missing; CI=true requires it (Debian package prometheus-alertmanager)"
-            )
-        pytest.skip("amtool is not installed (Debian package prometheus-alertmanager)")
-    return found
+    return system_tool("amtool", "prometheus-alertmanager")
 
 
 def routes(config: Path, labels: dict[str, str]) -> list[str]:

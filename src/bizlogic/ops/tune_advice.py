@@ -846,58 +846,40 @@ def _cpu_and_cache(facts: dict[str, Any], settings: Settings) -> list[Recommenda
         "lookups hit: every miss recomputes a result the cache could have served."
     )
     title = "CPU is busy and the cache hit rate is low"
+
+    def advise(why: str, change: Any, figures: dict[str, Any] | None = None) -> list[Any]:
+        shown = figures if figures is not None else evidence
+        return [
+            Recommendation(
+                "cpu_and_cache", "medium", "combined", title, shown, reason + why, change
+            )
+        ]
+
     if redis_info is not None:
         expired, evicted = redis_info["expired_keys"], redis_info["evicted_keys"]
         evidence.update(expired_keys=expired, evicted_keys=evicted)
         maxmemory = redis_info["maxmemory"]
         if evicted and maxmemory and redis_info["used_memory"] >= 0.9 * maxmemory:
-            return [
-                Recommendation(
-                    "cpu_and_cache",
-                    "medium",
-                    "combined",
-                    title,
-                    {**evidence, "used_memory": redis_info["used_memory"], "maxmemory": maxmemory},
-                    reason + " Redis evicts entries at maxmemory before they are reused, so a "
-                    "longer TTL would not keep them: give Redis more memory.",
-                    _external("redis", "maxmemory", f"{2 * maxmemory >> 20}mb", maxmemory),
-                )
-            ]
-        if expired < 0.5 * misses:
-            return [
-                Recommendation(
-                    "cpu_and_cache",
-                    "medium",
-                    "combined",
-                    title,
-                    evidence,
-                    reason + " Most misses are first reads, not expiries: no cache setting "
-                    "serves those, so the CPU load has to be met with CPUs or worker hosts.",
-                    _external("operator", "CPU cores or worker hosts", "plan"),
-                )
-            ]
-    if settings.cache_ttl_s >= CACHE_TTL_MAX_S:
-        return [
-            Recommendation(
-                "cpu_and_cache",
-                "medium",
-                "combined",
-                title,
-                evidence,
-                reason + f" The TTL is already {CACHE_TTL_MAX_S:g} s, the longest the tuner "
-                "suggests: find which requests miss (bl_cache_requests_total).",
-                _external("operator", "what is cached", "investigate"),
+            return advise(
+                " Redis evicts entries at maxmemory before they are reused, so a longer TTL "
+                "would not keep them: give Redis more memory.",
+                _external("redis", "maxmemory", f"{2 * maxmemory >> 20}mb", maxmemory),
+                {**evidence, "used_memory": redis_info["used_memory"], "maxmemory": maxmemory},
             )
-        ]
-    return [
-        Recommendation(
-            "cpu_and_cache",
-            "medium",
-            "combined",
-            title,
-            evidence,
-            reason + " Results only change when a project changes (which invalidates them "
-            "anyway): a longer TTL keeps them for reuse and saves the recomputation.",
-            _setting(settings, "cache_ttl_s", min(CACHE_TTL_MAX_S, settings.cache_ttl_s * 2)),
+        if expired < 0.5 * misses:
+            return advise(
+                " Most misses are first reads, not expiries: no cache setting serves those, "
+                "so the CPU load has to be met with CPUs or worker hosts.",
+                _external("operator", "CPU cores or worker hosts", "plan"),
+            )
+    if settings.cache_ttl_s >= CACHE_TTL_MAX_S:
+        return advise(
+            f" The TTL is already {CACHE_TTL_MAX_S:g} s, the longest the tuner suggests: "
+            "find which requests miss (bl_cache_requests_total).",
+            _external("operator", "what is cached", "investigate"),
         )
-    ]
+    return advise(
+        " Results only change when a project changes (which invalidates them anyway): a "
+        "longer TTL keeps them for reuse and saves the recomputation.",
+        _setting(settings, "cache_ttl_s", min(CACHE_TTL_MAX_S, settings.cache_ttl_s * 2)),
+    )
