@@ -136,8 +136,24 @@ def main() -> None:
                 f"  {rule['pattern']}  (confidence {rule['confidence']:.2f}, "
                 f"support {rule['support_count']})"
             )
+    link = (
+        subprocess.run(
+            [
+                *(str(bin_dir / "bizlogic"), "token", "create", "--user", "demo-admin"),
+                *("--role", "system_admin", "--ttl", "7d", "--open", "--url", url),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     print(f"""
 The service is running (pid {server.pid}, data in {data_dir}):
+  console    {url}/console/  (sign in with the token below, or open this link
+             once, within 10 minutes: {link} )
   API docs   {url}/docs
   health     {url}{BASE}/health
   metrics    {url}/metrics

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What `make test` needs beyond Python: PostgreSQL and Redis running on their
-# default local ports, and promtool / amtool / prometheus for the monitoring
-# tests. Starts or installs what is missing when it can (root with apt-get);
-# otherwise says what to do. Tests that need something absent skip with the
+# default local ports, promtool / amtool / prometheus for the monitoring tests,
+# and Chromium with a CJK font for the console's browser tests. Starts or
+# installs what is missing when it can (root with apt-get); otherwise says what
+# to do. Tests that need something absent skip with the
 # reason, or fail under CI=true.
 set -uo pipefail
 
@@ -25,6 +26,12 @@ fi
 missing=()
 command -v promtool >/dev/null && command -v prometheus >/dev/null || missing+=(prometheus)
 command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+# The console's browser tests: Debian's Chromium (Playwright drives it; its own browser
+# download is not needed) and a CJK font, so that Chinese pages render as text.
+command -v chromium >/dev/null || missing+=(chromium)
+if ! command -v fc-list >/dev/null || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  missing+=(fonts-wqy-microhei)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     log_retention_days: int = Field(default=30, ge=1)
     disk_alert_percent: int = Field(default=80, ge=1, le=100)
     alert_webhook_url: str | None = None
+    # Chat and SMS channels of the Alertmanager relay (POST /alerts/notify/{channel}):
+    # a YAML file, docs/operations.md "Chat and SMS"; unset → every channel is unknown.
+    notify_config: Path | None = None
+    # Where operators look at time series; the console's operations page links to them.
+    prometheus_url: str | None = None
+    grafana_url: str | None = None
     service_units: str = "bizlogic-api.service,bizlogic-worker@1.service"
     # `bizlogic maintain --restart`: instead of `systemctl restart UNIT`, this command
     # (split like a shell would, run without one; {unit} is replaced by each unit).
@@ -105,6 +111,9 @@ class Settings(BaseSettings):
         "jwt_secret",
         "log_file",
         "alert_webhook_url",
+        "notify_config",
+        "prometheus_url",
+        "grafana_url",
         "webhook_token",
         "metrics_token",
         "restart_command",

@@ -10,7 +10,8 @@ dry-run, SQLite) keeps taking the webhook. Bent for speed, nothing else:
   `for:` of BusinessLogicServiceDown shortened from 1m to 1s;
 * the Alertmanager config is deploy/alertmanager/alertmanager.yml with its route tree,
   matchers, receivers and inhibition kept, the timings in seconds (repeat_interval 2s), no
-  SMTP (the admin receiver sends nothing), the webhook URL the receiver's, and the token
+  SMTP, chat or SMS (those receivers send nothing here: tests/e2e/test_alert_email.py and
+  test_alert_chat_sms.py deliver them), the webhook URL the receiver's, and the token
   file a *relative* `credentials_file` beside the config, Alertmanager running from
   another directory: it proves Alertmanager reads it from the config file's directory
   (what deploy/alertmanager/alertmanager-local.yml relies on, docs/operations.md).
@@ -52,8 +53,8 @@ def rules_copy() -> dict[str, Any]:
 
 
 def alertmanager_copy(webhook: str) -> dict[str, Any]:
-    """The shipped routing with demo timings, no e-mail, the webhook at ``webhook`` and its
-    token file relative to the config file."""
+    """The shipped routing with demo timings, no e-mail, chat or SMS, the webhook at
+    ``webhook`` and its token file relative to the config file."""
     config = yaml.safe_load(ALERTMANAGER.read_text())
     config["global"] = {"resolve_timeout": config["global"]["resolve_timeout"]}
     route = config["route"]
@@ -62,8 +63,10 @@ def alertmanager_copy(webhook: str) -> dict[str, Any]:
         for key in ("group_wait", "group_interval", "repeat_interval"):
             sub.pop(key, None)  # inherit the parent's
     receivers = {r["name"]: r for r in config["receivers"]}
-    assert set(receivers) == {"admin", "bizlogic-recovery"}
+    assert set(receivers) == {"admin", "chat", "sms", "bizlogic-recovery"}
     del receivers["admin"]["email_configs"]  # no SMTP here: the admin receiver sends nothing
+    del receivers["chat"]["slack_configs"], receivers["chat"]["webhook_configs"]
+    del receivers["sms"]["webhook_configs"]  # nor chat or SMS: their own e2e tests do them
     (hook,) = receivers["bizlogic-recovery"]["webhook_configs"]
     assert hook["send_resolved"] is True
     assert hook["http_config"]["authorization"]["type"] == "Bearer"
@@ -210,7 +213,8 @@ def test_an_alert_goes_round_the_loop_once_and_resolves(loop: Loop) -> None:
         in_am = httpx.get(f"{loop.am}/api/v2/alerts").json()
         (am_alert,) = [a for a in in_am if a["labels"]["alertname"] == ALERT]
         assert fired["fingerprint"] == am_alert["fingerprint"]
-        assert {r["name"] for r in am_alert["receivers"]} == {"admin", "bizlogic-recovery"}
+        receivers = {r["name"] for r in am_alert["receivers"]}
+        assert receivers == {"admin", "chat", "sms", "bizlogic-recovery"}  # critical: SMS too
 
         # Alertmanager delivers the same firing alert again every repeat_interval (2 s):
         # wait for two more deliveries, all accepted, none a new row.

@@ -68,10 +68,33 @@ ROUTES = {
         P + "/visualization",
         {"project_id": "m", "visualization_type": "rule_network"},
     ),
+    ("GET", P + "/projects"): (Permission.VIEW_STATS, P + "/projects", None),
+    ("GET", P + "/jobs"): (Permission.VIEW_JOBS, P + "/jobs?project_id=m", None),
+    # Without project_id, GET /audit is host-wide (bl.admin_system): HOST_WIDE_AUDIT below.
+    ("GET", P + "/audit"): (Permission.VIEW_RULES, P + "/audit?project_id=m", None),
+    ("GET", P + "/maintenance/runs"): (
+        Permission.ADMIN_SYSTEM,
+        P + "/maintenance/runs",
+        None,
+    ),
+    # A conflict (409) is fine here: pause and resume only need to get past auth.
+    ("POST", P + "/recovery/pause"): (Permission.ADMIN_SYSTEM, P + "/recovery/pause", None),
+    ("POST", P + "/recovery/resume"): (Permission.ADMIN_SYSTEM, P + "/recovery/resume", None),
+    ("GET", P + "/rules/{rule_id}/examples"): (
+        Permission.VIEW_RULES,
+        P + "/rules/999/examples",
+        None,
+    ),
+    ("GET", P + "/console/links"): (Permission.ADMIN_SYSTEM, P + "/console/links", None),
 }
+# Any valid token, whatever its role or projects: who the caller is (GET /me).
+ANY_TOKEN = {("GET", P + "/me")}
 PUBLIC = {("GET", "/livez"), ("GET", "/readyz"), ("GET", P + "/health"), ("GET", "/metrics")}
-# Alertmanager authenticates with BL_WEBHOOK_TOKEN, not a user's JWT (test_recovery.py)
-WEBHOOKS = {("POST", P + "/alerts")}
+# Alertmanager authenticates with BL_WEBHOOK_TOKEN, not a user's JWT (test_recovery.py,
+# test_notify_api.py)
+WEBHOOKS = {("POST", P + "/alerts"), ("POST", P + "/alerts/notify/{channel}")}
+# A one-time sign-in link's code is the credential (tests/e2e/test_console_browser.py).
+SIGNIN_LINK = {("POST", P + "/signin")}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +110,19 @@ def client(tmp_path_factory):
 def test_the_table_covers_every_route(client):
     paths = client.get("/openapi.json").json()["paths"]
     routes = {(method.upper(), path) for path, ops in paths.items() for method in ops}
-    assert routes == set(ROUTES) | PUBLIC | WEBHOOKS
+    assert routes == set(ROUTES) | PUBLIC | WEBHOOKS | ANY_TOKEN | SIGNIN_LINK
+
+
+@pytest.mark.parametrize("role", list(Role), ids=str)
+@pytest.mark.parametrize("route", sorted(ANY_TOKEN), ids=lambda r: f"{r[0]} {r[1]}")
+def test_any_token_routes(client, role, route):
+    method, path = route
+    assert client.request(method, path).status_code == 401
+    assert client.request(method, path, headers={"Authorization": "Bearer x"}).status_code == 401
+    for projects in (None, ["other"]):
+        token = create_token(SECRET, "u", role, projects)
+        response = client.request(method, path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
 
 
 def _call(client, method, path, body, headers):
@@ -149,7 +184,12 @@ def test_project_limited_token_cannot_reach_another_project(client, route):
         assert response.json()["error"]["code"] == "FORBIDDEN"
 
 
-HOST_WIDE = {("GET", P + "/recovery/history")}
+HOST_WIDE = {
+    ("GET", P + "/recovery/history"),
+    ("GET", P + "/maintenance/runs"),
+    ("POST", P + "/recovery/pause"),
+    ("POST", P + "/recovery/resume"),
+}
 
 
 @pytest.mark.parametrize("route", sorted(HOST_WIDE), ids=lambda r: f"{r[0]} {r[1]}")
@@ -161,5 +201,16 @@ def test_project_limited_admin_cannot_reach_host_wide_routes(client, route):
     assert response.json()["error"]["code"] == "FORBIDDEN"
 
 
+def test_project_limited_token_needs_the_admin_permission_for_the_whole_audit(client):
+    """GET /audit without project_id is the host-wide trail: bl.admin_system, no projects."""
+    for role in Role:
+        for projects in (None, ["m"]):
+            token = create_token(SECRET, "u", role, projects)
+            response = client.get(P + "/audit", headers={"Authorization": f"Bearer {token}"})
+            allowed = role is Role.SYSTEM_ADMIN and projects is None
+            assert response.status_code == (200 if allowed else 403), (role, projects)
+
+
 def test_project_routes_are_the_expected_ones():
-    assert len(PROJECT_ROUTES) == 10  # /apply names its target in target_project_id
+    # /apply names its target in target_project_id; /jobs and /audit take ?project_id=
+    assert len(PROJECT_ROUTES) == 12

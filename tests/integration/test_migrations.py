@@ -20,6 +20,9 @@ TABLES = {
     "business_rule_applications",
     "recovery_events",
     "maintenance_runs",
+    "uncounted_job_ends",
+    "audit_events",
+    "signin_links",
 }
 
 

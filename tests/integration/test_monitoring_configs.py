@@ -1,5 +1,6 @@
 """Prometheus and Alertmanager configurations pass their own tools, and alerts route as
-documented: everything to the admins, bizlogic's own alerts also to its webhook."""
+documented: everything to the admins, bizlogic's own alerts also to chat and to its
+webhook, the critical ones by SMS too; no secret in the shipped file."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
 RULES = DEPLOY / "prometheus" / "rules" / "business-logic.rules.yml"
 SERVICE = "service=business_logic"
-BOTH = "admin,bizlogic-recovery"
+WARNING = "admin,chat,bizlogic-recovery"
+CRITICAL = "admin,chat,sms,bizlogic-recovery"
 # An Alertmanager route as an operator writes it from the operators' guide, whose alerts
 # all carry `service: business_logic`.
 GUIDE_ROUTE = """
@@ -54,10 +56,11 @@ def test_alertmanager_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("labels", "receivers"),
     [
-        (["alertname=BusinessLogicServiceDown", "severity=critical", SERVICE], BOTH),
-        (["alertname=BusinessLogicHighErrorRate", "severity=critical", SERVICE], BOTH),
-        (["alertname=BusinessLogicHighCPUUsage", "severity=warning", SERVICE], BOTH),
-        (["alertname=BusinessLogicHighMemoryUsage", "severity=warning", SERVICE], BOTH),
+        (["alertname=BusinessLogicServiceDown", "severity=critical", SERVICE], CRITICAL),
+        (["alertname=BusinessLogicHighErrorRate", "severity=critical", SERVICE], CRITICAL),
+        (["alertname=BusinessLogicHighCPUUsage", "severity=warning", SERVICE], WARNING),
+        (["alertname=BusinessLogicHighMemoryUsage", "severity=warning", SERVICE], WARNING),
+        (["alertname=BusinessLogicRecoveryNeedsAttention", "severity=critical", SERVICE], CRITICAL),
         (["alertname=NodeFilesystemFull", "severity=critical"], "admin"),
         (["alertname=SomethingElse"], "admin"),
         (["alertname=BusinessLogicLookalike", "severity=critical"], "admin"),  # not ours
@@ -91,4 +94,29 @@ def test_every_shipped_alert_reaches_a_route_written_from_the_guide(tmp_path: Pa
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "business-logic-team", alert
         shipped = run(amtool, "config", "routes", "test", f"--config.file={ALERTMANAGER}", *alert)
-        assert shipped.stdout.strip() == BOTH, alert
+        expected = CRITICAL if "severity=critical" in alert else WARNING
+        assert shipped.stdout.strip() == expected, alert
+
+
+def test_the_shipped_channels_keep_their_secrets_in_files() -> None:
+    """Chat (Slack-compatible natively, the relay's channel "chat") and SMS (the relay's
+    channel "sms") are live receivers whose URLs and tokens are files an operator fills."""
+    receivers = {r["name"]: r for r in yaml.safe_load(ALERTMANAGER.read_text())["receivers"]}
+    (slack,) = receivers["chat"]["slack_configs"]
+    assert slack["api_url_file"] == "/etc/alertmanager/chat-webhook-url" and "api_url" not in slack
+    assert slack["send_resolved"] is True
+    relayed = {
+        hook["url"].rsplit("/", 1)[1]: hook
+        for name in ("chat", "sms")
+        for hook in receivers[name]["webhook_configs"]
+    }
+    assert set(relayed) == {"chat", "sms"}
+    for channel, hook in relayed.items():
+        assert hook["url"].endswith(f"/api/business-logic/alerts/notify/{channel}")
+        auth = hook["http_config"]["authorization"]
+        # The relay takes the same BL_WEBHOOK_TOKEN as the recovery webhook.
+        assert auth == {
+            "type": "Bearer",
+            "credentials_file": "/etc/alertmanager/bizlogic-webhook-token",
+        }
+    assert relayed["sms"]["max_alerts"] == 3  # a text message is short

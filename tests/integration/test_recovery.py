@@ -7,8 +7,10 @@ import contextlib
 import http.server
 import json
 import shlex
+import socket
 import subprocess
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,6 +19,7 @@ import psutil
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from bizlogic.api.app import create_app
 from bizlogic.api.auth import create_token
@@ -188,6 +191,17 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(redis_server, tmp_pat
 # -- a runaway analysis ----------------------------------------------------------------------------
 
 
+def job_counts(api: str) -> dict[str, float]:
+    """``bl_jobs_total`` of one scrape of the API at ``api``, by status."""
+    text = httpx.get(f"{api}/metrics", timeout=10).text
+    return {
+        sample.labels["status"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "bl_jobs_total"
+    }
+
+
 def _workers(supervisor: psutil.Process) -> list[psutil.Process]:
     return [p for p in supervisor.children() if tuple(p.cmdline()[1:]) == WORKER_ARGS]
 
@@ -304,6 +318,19 @@ def test_runaway_analysis_is_cancelled_and_only_its_worker_terminated(redis_serv
                 assert psutil.Process(other_worker).is_running()
                 assert _workers(psutil.Process(other_supervisor))[0].pid == other_worker
                 assert server.process.poll() is None
+
+                # bl_jobs_total: the job recovery ended (its worker counts nothing: it was
+                # terminated; recovery exposes no metrics) is counted once, cancelled, by
+                # the API process scraped next; queued = ended. Neither another scrape nor
+                # another API process on the same database counts it again.
+                assert job_counts(server.url) == {"queued": 1, "cancelled": 1}
+                assert job_counts(server.url) == {"queued": 1, "cancelled": 1}
+                second = Server(env, tmp_path / "server2.log")
+                try:
+                    assert job_counts(second.url) == {}
+                finally:
+                    second.stop()
+                assert job_counts(server.url) == {"queued": 1, "cancelled": 1}
             finally:
                 db.dispose()
         finally:
@@ -502,17 +529,39 @@ def test_alertmanager_payload_acts_once_and_is_authenticated(tmp_path):
         assert handled["context"]["outcome"]["status"] == "planned"
 
         # memory is far below the threshold here: the alert is recorded, nothing is done
+        here = {"instance": f"{socket.gethostname()}:9101"}
         memory = alertmanager_payload(
-            name="BusinessLogicHighMemoryUsage", fingerprint="bb", labels={}
+            name="BusinessLogicHighMemoryUsage", fingerprint="bb", labels=here
         )
         assert client.post(f"{BASE}/alerts", json=memory, headers=hook).json()["pending"] == 1
         [unconfirmed] = process_pending(recovery)
-        assert unconfirmed.status == "unconfirmed"
+        assert unconfirmed.status == "unconfirmed" and unconfirmed.host == socket.gethostname()
         rows = events(db, failure_type="high_memory_usage")
-        assert [(e["action"], e["outcome"]) for e in rows] == [
-            (None, "handled"),
-            (None, "unconfirmed"),
+        assert [(e["action"], e["outcome"], e["host"]) for e in rows] == [
+            (None, "handled", socket.gethostname()),
+            (None, "unconfirmed", socket.gethostname()),
         ]
+        # another host's memory is that host's watcher's to handle: untouched here, until
+        # nobody has taken it up for four looks — then closed, saying so
+        there = alertmanager_payload(
+            name="BusinessLogicHighMemoryUsage",
+            fingerprint="cc",
+            labels={"instance": "worker-9.example.net:9101"},
+        )
+        assert client.post(f"{BASE}/alerts", json=there, headers=hook).json()["pending"] == 1
+        assert process_pending(recovery) == []
+        assert process_pending(recovery, deployment=False) == []
+        [waiting] = events(db, fingerprint="cc")
+        assert (waiting["outcome"], waiting["host"]) == ("pending", "worker-9.example.net")
+        missed = timedelta(seconds=4 * settings.recovery_interval_s + 1)
+        later = Recovery(settings, db, now=lambda: clock.utcnow() + missed)
+        assert process_pending(later, deployment=False) == []  # only the deployment's leader
+        assert process_pending(later) == []
+        [closed] = events(db, fingerprint="cc")
+        assert closed["outcome"] == "unclaimed"
+        assert closed["context"]["reason"] == (
+            "no recovery watcher on worker-9.example.net took it up"
+        )
 
         admin = {"Authorization": f"Bearer {create_token(JWT, 'ops', 'system_admin')}"}
         shown = client.get(f"{BASE}/recovery/history?hours=1", headers=admin).json()
@@ -567,10 +616,25 @@ def test_one_leader_at_a_time(tmp_path, backend, request):
     env = clean_env(data, BL_DATABASE_URL=url, BL_RECOVERY_MODE="act")
     if backend == "postgresql":
         migrations.upgrade(url)
-    refused = bizlogic(env, "recover", "run", "high_cpu_usage")
+    refused = bizlogic(env, "recover", "run", "algorithm_timeout")
     assert refused.returncode == 3 and "another recovery process" in refused.stderr
+    # this host's memory and CPU have a lock of their own: free while the deployment's is held
+    host = socket.gethostname()
+    here = LeaderLock(Database(url), data, host)
+    assert here.try_acquire()
+    assert not LeaderLock(Database(url), data, host).try_acquire()
+    elsewhere = LeaderLock(Database(url), data, "another-host")
+    assert elsewhere.try_acquire()
+    elsewhere.release()
+    refused_here = bizlogic(env, "recover", "run", "high_cpu_usage")
+    assert refused_here.returncode == 3 and "another recovery process" in refused_here.stderr
     once = bizlogic(env, "recover", "watch", "--once")
-    assert once.returncode == 3
+    assert once.returncode == 3  # leads neither scope
+    here.release()
+    once = bizlogic(env, "recover", "watch", "--once")
+    assert once.returncode == 0, once.stderr  # leads this host, stands by for the deployment
+    assert "acts on failures of this host" in once.stdout + once.stderr
+    assert "of the deployment" not in once.stdout + once.stderr
     # plans need no lock (a chain with an action that can be planned: a restart command)
     plannable = {**env, "BL_RECOVERY_CHAINS": "high_cpu_usage=restart_service"}
     dry = bizlogic(

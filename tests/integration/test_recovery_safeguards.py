@@ -226,3 +226,40 @@ def test_a_dry_run_where_every_action_refuses_is_not_a_plan(tmp_path, db) -> Non
         ("clear_cache", "refused"),
         ("restart_service", "refused"),
     ]
+
+
+def test_memory_and_cpu_budgets_are_counted_per_host(tmp_path, db) -> None:
+    """Each host's watcher acts on its own CPU: one host using up its budget does not stop
+    another's, while the deployment-wide failure types keep one budget for all hosts."""
+    settings = Settings(
+        data_dir=tmp_path,
+        recovery_budget=2,
+        recovery_backoff_s=0,
+        restart_command="true",  # dry run: planned, never run
+        recovery_chains="high_cpu_usage=restart_service;algorithm_timeout=restart_service",
+    )
+    busy = Observation(True, {"busy_percent": 99.0, "threshold": 95})
+    a, b = Recovery(settings, db, host="host-a"), Recovery(settings, db, host="host-b")
+    on_a = [a.handle("high_cpu_usage", "detector", busy).status for _ in range(3)]
+    on_b = [b.handle("high_cpu_usage", "detector", busy).status for _ in range(3)]
+    assert on_a == on_b == ["planned", "planned", "escalated"]
+    with db.scope() as session:
+        rows = session.execute(
+            select(RecoveryEvent.host, RecoveryEvent.action, RecoveryEvent.status)
+            .where(RecoveryEvent.failure_type == "high_cpu_usage")
+            .order_by(RecoveryEvent.id)
+        ).all()
+    per_host = [("restart_service", "dry_run")] * 2 + [("notify_admin", "refused")]
+    assert [tuple(r) for r in rows] == [("host-a", *r) for r in per_host] + [
+        ("host-b", *r) for r in per_host
+    ]
+    slow = Observation(True, {"jobs": [{"job_id": "j1"}]})
+    shared = [
+        recovery.handle("algorithm_timeout", "detector", slow).status for recovery in (a, b, a)
+    ]
+    assert shared == ["planned", "planned", "escalated"]
+    with db.scope() as session:
+        hosts = session.scalars(
+            select(RecoveryEvent.host).where(RecoveryEvent.failure_type == "algorithm_timeout")
+        ).all()
+    assert set(hosts) == {None}

@@ -114,6 +114,17 @@ def test_api_processes_and_a_worker_add_up(redis_server, tmp_path) -> None:
                 "the analysis",
             )
             assert done["status"] == "completed"
+
+            def jobs(_: int) -> dict[tuple, float]:
+                with httpx.Client() as client:  # a new connection: either process answers
+                    return samples(client.get(f"{base}/metrics").text, "bl_jobs_total")
+
+            # The worker's end of the job is counted once, by the API process that serves
+            # the first scrape after it; scrapes served by either process then agree.
+            counted = {(("status", "queued"),): 1.0, (("status", "completed"),): 1.0}
+            assert jobs(0) == counted  # this scrape takes the end from the database
+            with ThreadPoolExecutor(8) as pool:
+                assert list(pool.map(jobs, range(40))) == [counted] * 40
             worker_scrape = poll(
                 lambda: httpx.get(f"http://127.0.0.1:{worker_port}/metrics").text, 30, "worker"
             )
@@ -133,6 +144,7 @@ def test_api_processes_and_a_worker_add_up(redis_server, tmp_path) -> None:
             outcomes = samples(worker_scrape, "bl_worker_jobs_total")
             assert outcomes[(("outcome", "started"),)] == 1
             assert outcomes[(("outcome", "succeeded"),)] == 1
+            assert samples(worker_scrape, "bl_jobs_total") == {}  # the API counts job ends
             assert samples(worker_scrape, "bl_queue_depth") == {(): 0.0}
             assert samples(scrape, "bl_queue_depth") == {(): 0.0}
             assert httpx.get(f"http://127.0.0.1:{worker_port}/other").status_code == 404

@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fastapi.routing import APIRoute
-
 from bizlogic.api.app import create_app
 from bizlogic.settings import Settings
 
@@ -34,11 +32,13 @@ def test_every_route_is_in_the_one_table(tmp_path):
         assert match, row
         documented.add((match.group(1), match.group(2)))
     missing = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
-            continue
-        path = route.path.removeprefix(PREFIX) or route.path
-        for method in route.methods - {"HEAD"}:
-            if (method, path) not in documented and (method, route.path) not in documented:
-                missing.append(f"{method} {route.path}")
+    # The OpenAPI document lists every route in the schema, however routers are nested
+    # (app.routes shows included routers as one entry each in newer FastAPI).
+    paths = app.openapi()["paths"]
+    assert len(paths) > 20  # the walk found the app's routes at all
+    for full_path, operations in paths.items():
+        path = full_path.removeprefix(PREFIX) or full_path
+        for method in (m.upper() for m in operations if m != "parameters"):
+            if (method, path) not in documented and (method, full_path) not in documented:
+                missing.append(f"{method} {full_path}")
     assert not missing, f"routes missing from docs/api.md: {missing}"

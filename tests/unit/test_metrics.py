@@ -205,6 +205,32 @@ def test_failed_run_counts_request_and_duration_but_no_results() -> None:
     assert value(metrics, "bl_active_analyses") == 0.0
 
 
+def test_a_run_without_an_accuracy_figure_leaves_no_series_for_its_algorithm() -> None:
+    """None (nothing to validate): an earlier run's figure must not stand for this run."""
+    metrics = Metrics()
+    finish(metrics, pattern_accuracy=0.75)
+    finish(metrics, algorithm="user_behavior", pattern_accuracy=0.5)
+    series = f'bl_pattern_accuracy{{algorithm="{ALGO}"}}'
+    assert f"{series} 0.75" in scrape(metrics).splitlines()
+
+    finish(metrics, pattern_accuracy=None)
+    assert series not in scrape(metrics)  # absent, not 0.75 and not 0
+    assert samples(metrics, "bl_pattern_accuracy") == {
+        frozenset({("algorithm", "user_behavior")}): 0.5  # other algorithms keep theirs
+    }
+    # A failed run records no accuracy at all: it neither sets nor removes.
+    finish(metrics, algorithm="user_behavior", status="failed", pattern_accuracy=None)
+    assert value(metrics, "bl_pattern_accuracy", algorithm="user_behavior") == 0.5
+    # Never set, nothing to remove; a later figure is shown again.
+    finish(metrics, algorithm="temporal_trends", pattern_accuracy=None)
+    finish(metrics, pattern_accuracy=1.0)
+    assert value(metrics, "bl_pattern_accuracy", algorithm=ALGO) == 1.0
+    assert set(samples(metrics, "bl_pattern_accuracy")) == {
+        frozenset({("algorithm", ALGO)}),
+        frozenset({("algorithm", "user_behavior")}),
+    }
+
+
 def test_an_algorithm_that_never_started_counts_as_a_request_without_duration() -> None:
     metrics = Metrics()
     finish(metrics, status="failed", duration_s=None, rules_extracted=0, pattern_accuracy=None)
@@ -300,13 +326,18 @@ def test_jobs_are_counted_by_status() -> None:
     metrics = Metrics()
     for status in ("queued", "queued", "queued", "completed", "failed"):
         metrics.job_status(status)
+    metrics.job_status("cancelled", 2)  # ends taken from the database come in batches
+    metrics.job_status("failed", 0)
     assert samples(metrics, "bl_jobs_total") == {
         frozenset({("status", "queued")}): 3.0,
         frozenset({("status", "completed")}): 1.0,
         frozenset({("status", "failed")}): 1.0,
+        frozenset({("status", "cancelled")}): 2.0,
     }
     with pytest.raises(ValueError, match="status must be one of"):
         metrics.job_status("running")
+    with pytest.raises(ValueError, match="must not be negative"):
+        metrics.job_status("completed", -1)
 
 
 def test_instances_are_isolated_and_the_default_is_shared() -> None:

@@ -87,3 +87,39 @@ def test_prepare_dir_empties_what_an_earlier_run_left(tmp_path, monkeypatch) -> 
     prepare_dir(path)
     assert list(path.glob("*.db")) == []
     assert math.isnan(scrape(path)["bl_cache_hit_rate"])
+
+
+ACCURACY_SCRIPT = """
+import sys
+from bizlogic.telemetry.metrics import Metrics
+m = Metrics()
+figure = None if sys.argv[1] == "none" else float(sys.argv[1])
+m.analysis_started()
+m.analysis_finished("temporal_trends", "p1", "viewer", "completed", 1.0, 10, 0, figure, "text")
+"""
+
+
+def accuracy_by_algorithm(path: Path) -> dict[str, float]:
+    registry = CollectorRegistry()
+    registry.register(AllProcesses(str(path)))
+    return {
+        sample.labels["algorithm"]: sample.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+        if sample.name == "bl_pattern_accuracy"
+    }
+
+
+def test_a_run_without_an_accuracy_figure_hides_older_ones_of_every_process(
+    tmp_path, monkeypatch
+) -> None:
+    """Series cannot be removed from the shared files: the newest value, NaN, wins over the
+    first process's, and the scrape leaves such a series out, as a single process would."""
+    monkeypatch.setenv(ENV, "")
+    path = prepare_dir(tmp_path / "mp")
+    env = {**os.environ, ENV: str(path)}
+    for figure in ("0.75", "none"):  # two worker processes, one after the other
+        subprocess.run([sys.executable, "-c", ACCURACY_SCRIPT, figure], env=env, check=True)
+        if figure == "0.75":
+            assert accuracy_by_algorithm(path) == {"temporal_trends": 0.75}
+    assert accuracy_by_algorithm(path) == {}  # not the first process's 0.75, and no NaN

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -16,10 +17,10 @@ from bizlogic.mining.evaluate import RuleEvaluator
 from bizlogic.mining.insights.common import impact_score
 from bizlogic.mining.insights.temporal import temporal_insights
 from bizlogic.mining.measures import benjamini_hochberg
-from bizlogic.mining.model import AlgorithmOutput, MiningParams
-from bizlogic.mining.temporal import build_series, temporal_trends
+from bizlogic.mining.model import AlgorithmOutput, MiningParams, Rule
+from bizlogic.mining.temporal import build_series, is_rise_rule, rise_table, temporal_trends
 from bizlogic.mining.timeseries import DAY
-from bizlogic.records.dataset import Dataset, DatasetBuilder
+from bizlogic.records.dataset import NAT, Dataset, DatasetBuilder
 from bizlogic.records.schema import Record
 
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -239,6 +240,32 @@ def test_rise_followed_by_fall_gives_a_bounded_rule():
     (recovery,) = [r for r in out.rules if r.consequent.value == "positive"]
     assert [c.operator for c in recovery.conditions] == ["gte"]
     assert recovery.conditions[0].value == lt.value
+
+
+def test_rise_rules_are_recognised_and_tabled_as_they_claim():
+    """``rise_table``: from t (up to t') against before t, on timed records with a sentiment."""
+    rng = np.random.default_rng(4)
+    share = np.where((np.arange(120) >= 40) & (np.arange(120) < 80), 0.45, 0.15)
+    data = _dataset(rng.poisson(150, size=120), share, rng, untimed=30)
+    out = temporal_trends(data, _all(data), PARAMS)
+    assert out.rules and all(is_rise_rule(r) for r in out.rules)
+    assert all(is_rise_rule(Rule.from_dict(r.to_dict())) for r in out.rules)
+    (bounded,) = [r for r in out.rules if len(r.conditions) == 2]
+    t, end = (int(c.value.timestamp()) for c in bounded.conditions)
+    when = data.created_at.tolist()
+    negative = [v == "negative" for v in data.sentiment.values()]
+    timed = [w != NAT for w in when]
+    inside = [ok and t <= w < end for ok, w in zip(timed, when, strict=True)]
+    before = [ok and w < t for ok, w in zip(timed, when, strict=True)]
+    both = [a or b for a, b in zip(inside, before, strict=True)]
+    assert rise_table(bounded, data) == (
+        sum(both),
+        sum(inside),
+        sum(b and c for b, c in zip(both, negative, strict=True)),
+        sum(a and c for a, c in zip(inside, negative, strict=True)),
+    )
+    keyword = replace(bounded, rule_type="keyword_sentiment")
+    assert not is_rise_rule(keyword)
 
 
 # -------------------------------------------------------------- seasonality

@@ -17,29 +17,37 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.middleware.gzip import GZipMiddleware
 
 from bizlogic import __version__
 from bizlogic.api.body_limits import BodyLimitMiddleware, BodyLimits
 from bizlogic.api.errors import install_error_handlers
 from bizlogic.api.request_id import RequestIdMiddleware
 from bizlogic.api.routes import (
+    admin,
     analysis,
     apply,
+    examples,
     health,
+    notify,
+    overview,
     records,
     recovery,
     reports,
     results,
     rules_import,
+    signin,
 )
 from bizlogic.api.secrets import jwt_secret
 from bizlogic.api.state import AppState, JobQueue
 from bizlogic.cache import RedisCache, make_cache
+from bizlogic.console import routes as console
 from bizlogic.jobs.execute import execute_job
 from bizlogic.jobs.queue import BrokerQueue
 from bizlogic.jobs.reconcile import reconcile
 from bizlogic.jobs.runner import InProcessRunner
 from bizlogic.ops.recovery.config import RecoveryConfig
+from bizlogic.ops.relay import Relay
 from bizlogic.private_fs import ensure_private_dir
 from bizlogic.settings import Settings, get_settings
 from bizlogic.store import migrations
@@ -101,6 +109,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ensure_private_dir(settings.data_dir)
         app.state.recovery_config = RecoveryConfig.from_settings(settings)  # fails on bad config
+        app.state.notify_relay = Relay.from_settings(settings)  # fails on a bad BL_NOTIFY_CONFIG
         if settings.auto_migrate:
             migrations.upgrade(settings.effective_database_url)
         db = Database(
@@ -155,9 +164,31 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits.from_settings(settings))
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=app_metrics)
-    routers = (health, records, analysis, results, reports, apply, rules_import, recovery)
+    app.add_middleware(console.ConsoleHeaders)
+    routers = (
+        health,
+        records,
+        analysis,
+        results,
+        reports,
+        apply,
+        rules_import,
+        recovery,
+        notify,
+        overview,
+        admin,
+        examples,
+        signin,
+        console,
+    )
     for router in (module.router for module in routers):
         app.include_router(router)
+    # Compressed: echarts.min.js is 1.1 MB as shipped, 0.36 MB gzipped.
+    app.mount(
+        f"{console.PREFIX}/static",
+        GZipMiddleware(console.static_files(), minimum_size=1024),
+        name="console-static",
+    )
     return app
 
 

@@ -406,9 +406,22 @@ def require_host_wide(
     guard = require(permission)
 
     async def dependency(principal: Annotated[Principal, Depends(guard)]) -> Principal:
-        if principal.projects is not None:
-            raise _forbidden(f"a token limited to projects cannot {action}", scope="host")
+        check_host_wide(principal, permission, action)
         return principal
 
     dependency.__name__ = f"{guard.__name__}_host_wide"
     return dependency
+
+
+def check_host_wide(principal: Principal, permission: Permission | str, action: str) -> None:
+    """``require_host_wide``'s checks, for a route that is host-wide only for some requests
+    (``GET /audit`` without ``project_id``): the permission first, then the scope."""
+    needed = Permission(permission)
+    if needed not in principal.permissions:
+        raise _forbidden(
+            f"role {principal.role.value} lacks permission {needed.value}",
+            permission=needed.value,
+            role=principal.role.value,
+        )
+    if principal.projects is not None:
+        raise _forbidden(f"a token limited to projects cannot {action}", scope="host")

@@ -40,9 +40,14 @@ _RECORDS_UPLOAD = re.compile(rf"^{_PREFIX}/projects/[^/]+/records/?$")
 _RULES_IMPORT = re.compile(rf"^{_PREFIX}/rules/import/?$")
 
 
+# Routes whose body is read without a bearer token: Alertmanager's webhook (its own
+# secret), and a sign-in link's code (the code is the credential; a small body, bounded).
+_TOKENLESS = frozenset({f"{_PREFIX}/alerts", f"{_PREFIX}/signin"})
+
+
 def _needs_token(path: str) -> bool:
-    """Every API route with a body authenticates with a bearer token, except the webhook."""
-    return path.startswith(f"{_PREFIX}/") and path != f"{_PREFIX}/alerts"
+    """Every other API route with a body authenticates with a bearer token."""
+    return path.startswith(f"{_PREFIX}/") and path not in _TOKENLESS
 
 
 def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -27,6 +27,17 @@ def token_create(
     ttl: Annotated[
         str, typer.Option(help="Lifetime: a number and a unit s, m, h, d or w; at most 366d.")
     ] = "30d",
+    open_link: Annotated[
+        bool,
+        typer.Option(
+            "--open",
+            help="Print a one-time console sign-in link instead of the token (valid 10 "
+            "minutes, one use; the token is signed when the link is opened).",
+        ),
+    ] = False,
+    url: Annotated[
+        str, typer.Option(help="The service's address, for --open.")
+    ] = "http://127.0.0.1:8000",
 ) -> None:
     """Create an API token and print it alone on the last line of stdout.
 
@@ -41,6 +52,8 @@ def token_create(
       bizlogic token create --user bob --role viewer --project p1 --ttl 12h
 
       TOKEN=$(bizlogic token create --user ci --role data_analyst --projects a,b)
+
+      bizlogic token create --user alice --role business_expert --open
     """
     from pydantic import ValidationError
 
@@ -69,8 +82,18 @@ def token_create(
         raise fail(f"invalid settings: {exc}") from None
     except SecretError as exc:
         raise fail(str(exc)) from None
-    token = create_token(secret, user, known_role, projects, ttl_s)
     scope = ", ".join(sorted(set(projects))) if projects else "every project"
+    if open_link:
+        typer.echo(_signin_link(url, user.strip(), known_role.value, projects, ttl_s))
+        err.print(
+            f"one-time sign-in link for user {user.strip()!r}, role {known_role.value}, {scope} "
+            f"(the token it gives is valid for {ttl}); open it within 10 minutes",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    token = create_token(secret, user, known_role, projects, ttl_s)
     err.print(
         f"token for user {user.strip()!r}, role {known_role.value}, {scope}, "
         f"valid for {ttl} — send it as 'Authorization: Bearer <token>'",
@@ -79,6 +102,30 @@ def token_create(
         soft_wrap=True,
     )
     typer.echo(token)
+
+
+def _signin_link(
+    base: str, user: str, role: str, projects: list[str] | None, ttl_s: int
+) -> str:
+    """Store the grant (the service's database, migrated if new) and return the link."""
+    import httpx
+
+    from bizlogic.store import migrations
+    from bizlogic.store.db import Database
+    from bizlogic.store.signin import Grant, create_link
+
+    parsed = httpx.URL(base)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise fail(f"--url: expected http(s)://host[:port], got {base!r}")
+    database_url = _database_url(None)
+    migrations.upgrade(database_url)
+    db = Database(database_url)
+    try:
+        scope = sorted(set(projects)) if projects else None
+        code = create_link(db, Grant(user, role, scope, ttl_s))
+    finally:
+        db.dispose()
+    return f"{str(parsed).rstrip('/')}/console/#signin={code}"
 
 
 def _database_url(url: str | None, *, create: bool = True) -> str:

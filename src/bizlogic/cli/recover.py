@@ -58,8 +58,10 @@ def watch(
 ) -> None:
     """Watch the database, Redis, memory, CPU and analyses' time limits; act on failures.
 
-    Runs until SIGTERM or Ctrl-C. Only one process leads (acts) at a time; others
-    stand by. Dry-run unless BL_RECOVERY_MODE=act.
+    Runs until SIGTERM or Ctrl-C; run one on every host (API and workers). Each
+    host's watcher acts on that host's memory and CPU; one of them leads (acts on)
+    the database, Redis and time limits, the others stand by for it. Dry-run unless
+    BL_RECOVERY_MODE=act.
 
     Examples:
 
@@ -71,18 +73,21 @@ def watch(
     from bizlogic.ops.recovery.watch import Watcher
 
     with _recovery() as recovery:
-        lock = LeaderLock(recovery.db, recovery.settings.data_dir)
+        data_dir = recovery.settings.data_dir
+        host_lock = LeaderLock(recovery.db, data_dir, recovery.host)
         printer = (lambda o: typer.echo(json.dumps(o.as_dict()))) if once else None
-        watcher = Watcher(recovery, lock, on_outcome=printer)
+        watcher = Watcher(
+            recovery, LeaderLock(recovery.db, data_dir), host_lock, on_outcome=printer
+        )
         err.print(
-            f"recovery watcher: mode {recovery.settings.recovery_mode}, every "
-            f"{recovery.settings.recovery_interval_s:g} s, {', '.join(watcher.types)}"
+            f"recovery watcher on {recovery.host}: mode {recovery.settings.recovery_mode}, "
+            f"every {recovery.settings.recovery_interval_s:g} s, {', '.join(watcher.types)}"
         )
         if once:
             try:
                 watcher.look_once()
             finally:
-                lock.release()
+                watcher.release()
             if not watcher.leading:
                 raise fail("another recovery process leads; nothing was looked at", EXIT_LOCKED)
             return
@@ -116,6 +121,7 @@ def run(
       BL_RECOVERY_MODE=act bizlogic recover run redis_connection
     """
     from bizlogic.ops.recovery.config import FAILURE_TYPES
+    from bizlogic.ops.recovery.hosts import HOST_FAILURES
     from bizlogic.ops.recovery.leader import LeaderLock
 
     if failure_type not in FAILURE_TYPES:
@@ -124,7 +130,8 @@ def run(
             EXIT_BAD_INPUT,
         )
     with _recovery() as recovery:
-        lock = LeaderLock(recovery.db, recovery.settings.data_dir)
+        host = recovery.host if failure_type in HOST_FAILURES else None
+        lock = LeaderLock(recovery.db, recovery.settings.data_dir, host)
         acting = not recovery.dry_run(dry_run)
         if acting and not lock.try_acquire():
             raise fail(
@@ -164,7 +171,7 @@ def show_history(
     if paused:
         err.print(f"[yellow]recovery is paused since {paused['since']}[/]")
     table = Table(title=f"recovery events, last {hours:g} h")
-    for column in ("time", "trigger", "failure", "action", "outcome", "dry"):
+    for column in ("time", "trigger", "failure", "host", "action", "outcome", "dry"):
         table.add_column(column, no_wrap=True)
     table.add_column("context", overflow="fold", ratio=1)
     for event in events:
@@ -173,12 +180,13 @@ def show_history(
             event["created_at"][:19],
             event["trigger"],
             event["failure_type"] or "",
+            event["host"] or "",
             event["action"] or "—",
             event["outcome"],
             "yes" if event["dry_run"] else "",
             context,
         )
-    # Six short columns and the context: below 140 columns the context is a sliver.
+    # Seven short columns and the context: below 140 columns the context is a sliver.
     Console(width=max(Console().width, 140)).print(table)
 
 

@@ -69,6 +69,13 @@ def serve(
     _check_listenable(host, port)
     restrict_umask()  # before any thread or server process exists
     settings = get_settings()
+    if settings.notify_config is not None:  # named in one line here, not in a traceback
+        from bizlogic.ops.relay import NotifyConfigError, load_notify_config
+
+        try:
+            load_notify_config(settings.notify_config)
+        except NotifyConfigError as exc:
+            raise fail(f"BL_NOTIFY_CONFIG: {exc}") from None
     configure_logging(settings, process="api")
     ensure_private_dir(settings.data_dir)  # before the app, its database and its secret
     if workers < 1:

@@ -208,7 +208,6 @@ def execute_job(
             previous = job.attempts - 1
             fail_job(session, job_id, f"attempts exhausted: interrupted {previous} times")
             logger.warning("job %s failed: attempts exhausted (%s)", job_id, previous)
-            ctx.metrics.job_status("failed")
             if ctx.count_deliveries:
                 ctx.metrics.worker_job("failed")
             return "failed"
@@ -255,8 +254,8 @@ def execute_job(
         _record_metrics(
             ctx, algorithms, project_id, role, attempt_status, result, stages, n_records
         )
-        if status not in ("retrying", "lost"):  # the job itself has not ended
-            ctx.metrics.job_status(status)
+        # bl_jobs_total: the transition that ended the job put it on record for the API
+        # to count (jobs.end_counts), whichever process won it; nothing to count here.
         if ctx.count_deliveries:
             ctx.metrics.worker_job(_OUTCOMES[status])
     return status

@@ -530,6 +530,29 @@ def _rules(
     return rank_rules(rules), start
 
 
+def is_behavior_rule(rule: Rule) -> bool:
+    """``annotator = a → sentiment|label = v``: the shape ``_rules`` produces."""
+    return (
+        rule.rule_type == "annotator_behavior"
+        and len(rule.conditions) == 1
+        and rule.conditions[0].field == "annotator"
+        and rule.conditions[0].operator == "eq"
+        and rule.consequent.field in CLASS_COLUMNS
+        and rule.consequent.operator == "eq"
+    )
+
+
+def rule_table(rule: Rule, data: Dataset) -> tuple[int, int, int, int]:
+    """(n, n_a, n_c, n_ac) of a behavioural rule on ``data``, counted as it was mined:
+    rows with an annotator and a value in the consequent's column."""
+    who = data.annotator.codes
+    column = data.class_column(rule.consequent.field)
+    present = (who >= 0) & (column.codes >= 0)
+    is_a = present & (who == data.annotator.code_of(str(rule.conditions[0].value)))
+    is_c = present & (column.codes == column.code_of(str(rule.consequent.value)))
+    return int(present.sum()), int(is_a.sum()), int(is_c.sum()), int((is_a & is_c).sum())
+
+
 # --------------------------------------------------------------------------- patterns
 
 

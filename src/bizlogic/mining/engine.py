@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from bizlogic import __version__
+from bizlogic.mining.behavior import is_behavior_rule, rule_table
 from bizlogic.mining.dedup import deduplicate
 from bizlogic.mining.evaluate import RuleEvaluator, is_keyword_rule, keyword_rule_counts
 from bizlogic.mining.model import (
@@ -27,12 +28,14 @@ from bizlogic.mining.model import (
 )
 from bizlogic.mining.ranking import (
     confidently_above_bar,
+    higher_share_replicates,
     holds,
     merge_duplicates,
     rank,
     score_rules,
 )
 from bizlogic.mining.registry import ALGORITHM_NAMES, get_algorithm, get_insight_maker
+from bizlogic.mining.temporal import is_rise_rule, rise_table
 from bizlogic.mining.texts import collapse_texts
 from bizlogic.records.dataset import NAT, Dataset
 from bizlogic.records.schema import format_timestamp
@@ -64,11 +67,13 @@ class AnalysisResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnalysisResult:
+        # Insights written before they carried their language are in the run's.
+        lang = str((data["meta"].get("params") or {}).get("lang") or "en")
         return cls(
             meta=dict(data["meta"]),
             rules=[Rule.from_dict(r) for r in data.get("rules", [])],
             patterns=[Pattern.from_dict(p) for p in data.get("patterns", [])],
-            insights=[Insight.from_dict(i) for i in data.get("insights", [])],
+            insights=[Insight.from_dict(i, lang) for i in data.get("insights", [])],
         )
 
 
@@ -131,29 +136,50 @@ def _measure(rules: list[Rule], data: Dataset, examples: int) -> list[tuple]:
     return out
 
 
+def verdict(
+    rule: Rule, data: Dataset, confidence: float | None, min_confidence: float
+) -> bool | None:
+    """Does ``data``, which the rule was not mined from, support it? None: cannot tell.
+
+    ``confidence`` is the rule's confidence on ``data``. Behavioural rules (the
+    annotator against the others) and temporal rises (from t against before t) are
+    judged by ``higher_share_replicates`` on their 2×2 table there, every other rule
+    by ``holds`` (mining/ranking.py).
+    """
+    if is_behavior_rule(rule):
+        return higher_share_replicates(*rule_table(rule, data))
+    if is_rise_rule(rule):
+        return higher_share_replicates(*rise_table(rule, data))
+    return holds(rule, confidence, min_confidence)
+
+
 def _validate(
     rules: list[Rule], parts: dict[int, Dataset], params: MiningParams
-) -> tuple[list[Rule], list[Rule]]:
+) -> tuple[list[Rule], list[Rule], dict[str, bool | None]]:
     """Measure on validation and test, keep the rules the validation part supports.
 
-    Returns (kept, dropped). Rules whose antecedent never occurs in the
-    validation part cannot be judged there and are kept.
+    Returns (kept, dropped, verdict on the test part by rule key). Rules the
+    validation part cannot judge (``verdict`` None) are kept.
     """
     for rule, (_a, _ac, examples) in zip(
         rules, _measure(rules, parts[TRAIN], params.max_examples), strict=True
     ):
         rule.examples = examples
+    on_test: dict[str, bool | None] = {}
     for rule, (n_a, n_ac, _e) in zip(rules, _measure(rules, parts[TEST], 0), strict=True):
         rule.holdout_antecedent_count = n_a
         rule.holdout_support_count = n_ac
         rule.holdout_confidence = n_ac / n_a if n_a else None
+        on_test[rule.key] = verdict(
+            rule, parts[TEST], rule.holdout_confidence, params.min_confidence
+        )
     kept, dropped = [], []
     for rule, (n_a, n_ac, _e) in zip(rules, _measure(rules, parts[VALIDATION], 0), strict=True):
         rule.validation_antecedent_count = n_a
         rule.validation_confidence = n_ac / n_a if n_a else None
-        verdict = holds(rule, rule.validation_confidence, params.min_confidence)
-        (dropped if verdict is False else kept).append(rule)
-    return kept, dropped
+        judged = verdict(rule, parts[VALIDATION], rule.validation_confidence, params.min_confidence)
+        (dropped if judged is False else kept).append(rule)
+    return kept, dropped, on_test
 
 
 def _parent_confidence(rules: list[Rule], train: Dataset) -> dict[int, float]:
@@ -176,13 +202,13 @@ def _parent_confidence(rules: list[Rule], train: Dataset) -> dict[int, float]:
     return best
 
 
-def pattern_accuracy(rules: Sequence[Rule], min_confidence: float) -> float | None:
-    """Share of rules that hold on the test part (mining/ranking.py: ``holds``).
+def pattern_accuracy(verdicts: Iterable[bool | None]) -> float | None:
+    """Share of rules that hold on the test part, from their ``verdict`` there.
 
-    Rules whose antecedent never occurs in the test part cannot be checked
-    and are left out of the denominator.
+    Rules the test part cannot judge (None: their antecedent never occurs
+    there, or a behavioural or temporal rule has too few records on a side)
+    are left out of the denominator; None when no rule could be judged.
     """
-    verdicts = [holds(r, r.holdout_confidence, min_confidence) for r in rules]
     checked = [v for v in verdicts if v is not None]
     return sum(checked) / len(checked) if checked else None
 
@@ -228,7 +254,7 @@ def run_analysis(
     sure = confidently_above_bar(keyword, params.min_confidence) if keyword else []
     uncertain = [r for r, ok in zip(keyword, sure, strict=True) if not ok]
     dropped = {id(r) for r in uncertain}
-    kept, failed = _validate([r for r in found if id(r) not in dropped], parts, params)
+    kept, failed, on_test = _validate([r for r in found if id(r) not in dropped], parts, params)
     score_rules(kept, _parent_confidence(kept, parts[TRAIN]))
     ranked = rank(kept)
     rules = ranked if params.max_rules is None else ranked[: params.max_rules]
@@ -247,7 +273,7 @@ def run_analysis(
     report("done", steps, steps)
 
     accuracy_by_algorithm = {
-        name: pattern_accuracy([r for r in rules if name in r.algorithms], params.min_confidence)
+        name: pattern_accuracy(on_test[r.key] for r in rules if name in r.algorithms)
         for name in outputs
     }
     timestamps = selected.created_at[selected.created_at != NAT]
@@ -265,7 +291,7 @@ def run_analysis(
         "time_span": (
             [_iso(int(timestamps.min())), _iso(int(timestamps.max()))] if timestamps.size else None
         ),
-        "pattern_accuracy": pattern_accuracy(rules, params.min_confidence),
+        "pattern_accuracy": pattern_accuracy(on_test[r.key] for r in rules),
         "pattern_accuracy_by_algorithm": accuracy_by_algorithm,
         "rules_found": len(found),
         "rules_by_type": _count_by_type(rules),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from bizlogic.mining.catalogue import DEFAULT_MAX_RULES
 from bizlogic.records.schema import format_timestamp, parse_timestamp
@@ -270,8 +270,19 @@ class Pattern:
         )
 
 
+INSIGHT_LANGS = ("en", "zh")  # every insight is worded in each of these
+InsightLang = Literal["en", "zh"]
+
+
 @dataclass
 class Insight:
+    """A finding; ``title``, ``description`` and ``recommendations`` are in ``lang``.
+
+    ``translations`` holds the same finding in the other languages, rendered from
+    the same figures: ``{"zh": {"title", "description", "recommendations"}}``
+    for an English insight (``texts`` gives every language, its own included).
+    """
+
     insight_type: str
     title: str
     description: str
@@ -279,12 +290,25 @@ class Insight:
     recommendations: list[str]
     algorithm: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    lang: str = "en"
+    translations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def texts(self) -> dict[str, dict[str, Any]]:
+        """Title, description and recommendations by language, its own ``lang`` included."""
+        own = {
+            "title": self.title,
+            "description": self.description,
+            "recommendations": list(self.recommendations),
+        }
+        every = {**self.translations, self.lang: own}
+        return {code: every[code] for code in sorted(every)}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Insight:
+    def from_dict(cls, data: dict[str, Any], lang: str = "en") -> Insight:
+        """``lang``: the language of an insight written before insights carried theirs."""
         return cls(
             data["insight_type"],
             data["title"],
@@ -293,6 +317,15 @@ class Insight:
             list(data["recommendations"]),
             data["algorithm"],
             dict(data.get("evidence", {})),
+            str(data.get("lang") or lang),
+            {
+                code: {
+                    "title": text["title"],
+                    "description": text["description"],
+                    "recommendations": list(text["recommendations"]),
+                }
+                for code, text in (data.get("translations") or {}).items()
+            },
         )
 
 

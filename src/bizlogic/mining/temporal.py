@@ -9,6 +9,7 @@ penalty are described in docs/mining-temporal.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -495,6 +496,50 @@ def _rule_antecedents(points: list[Pattern]) -> list[tuple[str, tuple[Condition,
     return out
 
 
+def _window(created: np.ndarray, conditions: tuple[Condition, ...]) -> np.ndarray:
+    """Timed records inside ``created_at >= t`` (and ``< t'`` when bounded)."""
+    inside = (created != NAT) & (created >= int(conditions[0].value.timestamp()))
+    if len(conditions) > 1:
+        inside &= created < int(conditions[1].value.timestamp())
+    return inside
+
+
+def is_rise_rule(rule: Rule) -> bool:
+    """``created_at >= t [and < t'] → sentiment = s``: the shape ``_temporal_rules`` produces."""
+    conditions = rule.conditions
+    return (
+        rule.rule_type == "temporal"
+        and len(conditions) in (1, 2)
+        and all(c.field == "created_at" for c in conditions)
+        and [c.operator for c in conditions] == ["gte", "lt"][: len(conditions)]
+        and all(isinstance(c.value, datetime) for c in conditions)
+        and rule.consequent.field == "sentiment"
+        and rule.consequent.operator == "eq"
+    )
+
+
+def rise_table(rule: Rule, data: Dataset) -> tuple[int, int, int, int]:
+    """(n, n_a, n_c, n_ac) of a rise rule on ``data``: what it claims, as a 2×2 table.
+
+    Among the records with a ``created_at`` and a sentiment, before t or inside the
+    rule's window (from t, up to t' when bounded): ``n`` of them, ``n_a`` inside,
+    ``n_c`` with the rule's sentiment, ``n_ac`` both. Records from t' on take no
+    part: a bounded rule claims the rise at t, and the fall at t' is a claim of its
+    own (a fall back below the old level would otherwise pass a rise that vanished).
+    """
+    created = data.created_at
+    present = (created != NAT) & (data.sentiment.codes >= 0)
+    inside = present & _window(created, rule.conditions)
+    before = present & (created < int(rule.conditions[0].value.timestamp()))
+    is_s = data.sentiment.codes == data.sentiment.code_of(str(rule.consequent.value))
+    return (
+        int((inside | before).sum()),
+        int(inside.sum()),
+        int(((inside | before) & is_s).sum()),
+        int((inside & is_s).sum()),
+    )
+
+
 def _temporal_rules(
     run: _Run, data: Dataset, train_mask: np.ndarray, points: list[Pattern]
 ) -> list[Rule]:
@@ -504,12 +549,9 @@ def _temporal_rules(
         return []
     created = data.created_at[train_mask]
     codes = data.sentiment.codes[train_mask]
-    timed = created != NAT
     n_a, n_c, n_ac = [], [], []
     for sentiment, conditions in specs:
-        a = timed & (created >= int(conditions[0].value.timestamp()))
-        if len(conditions) > 1:
-            a &= created < int(conditions[1].value.timestamp())
+        a = _window(created, conditions)
         c = codes == data.sentiment.code_of(sentiment)
         n_a.append(int(a.sum()))
         n_c.append(int(c.sum()))

@@ -14,6 +14,12 @@ A running job belongs to the worker named in ``worker_id`` while its heartbeat
 is fresh. When the heartbeat goes stale (the worker died), ``claim_job`` lets
 another worker take it over; the old worker's writes, guarded by
 ``worker_id``, then no longer match — so results are written once.
+
+The transition that ends a job also adds an ``uncounted_job_ends`` row in the
+same transaction, so the end is on record exactly once, whichever process won
+it — even one that exposes no metrics (recovery) or dies right after (a worker).
+``take_uncounted_job_ends`` hands each such row to exactly one caller: the API
+process counting ``bl_jobs_total`` (``bizlogic.jobs.end_counts``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,13 @@ from bizlogic.store.errors import ConflictError, NotFoundError
 from bizlogic.store.locks import hold_advisory_lock, lock_key
 from bizlogic.store.paging import fetch_page
 from bizlogic.store.projects import get_or_create_project
-from bizlogic.store.tables import JOB_STATUSES, UNFINISHED_STATUSES, AnalysisJob
+from bizlogic.store.tables import (
+    FINISHED_STATUSES,
+    JOB_STATUSES,
+    UNFINISHED_STATUSES,
+    AnalysisJob,
+    UncountedJobEnd,
+)
 
 
 def create_job(
@@ -188,6 +200,9 @@ def _transition(
         raise ConflictError(
             f"job {job_id} is {job.status}{holder}; only {' or '.join(allowed)} jobs can be {verb}"
         )
+    if values["status"] in FINISHED_STATUSES:  # this caller won the job's end: on record once
+        session.add(UncountedJobEnd(job_id=job_id, status=values["status"]))
+        session.flush()
     return job
 
 
@@ -359,6 +374,29 @@ def requeue_job(session: Session, job_id: str, worker_id: str | None = None) -> 
         },
         worker_id,
     )
+
+
+def take_uncounted_job_ends(session: Session, limit: int = 10_000) -> dict[str, int]:
+    """Delete up to ``limit`` uncounted job ends, oldest first; how many per final status.
+
+    ``DELETE … RETURNING``: when processes take at once, each row is returned to
+    exactly one of them (PostgreSQL: the second waits for the first's row lock and
+    then finds the row gone; SQLite: one writer at a time). Count what this returns
+    only after the caller's transaction committed: a rollback puts the rows back.
+    """
+    oldest = (
+        select(UncountedJobEnd.id).order_by(UncountedJobEnd.id).limit(limit).scalar_subquery()
+    )
+    statuses = session.scalars(
+        delete(UncountedJobEnd)
+        .where(UncountedJobEnd.id.in_(oldest))
+        .returning(UncountedJobEnd.status)
+        .execution_options(synchronize_session=False)
+    ).all()
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def jobs_left_unfinished(

@@ -286,6 +286,8 @@ def _replace_insights(
             "impact_score": float(insight.impact_score),
             "recommendations": list(insight.recommendations),
             "evidence": insight.evidence,
+            "lang": insight.lang,
+            "translations": insight.texts(),
             "job_id": job_id,
             "updated_at": now,
         }

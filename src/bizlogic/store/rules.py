@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from bizlogic.store import clock
@@ -38,11 +38,27 @@ def _check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
+def _has_condition_on(session: Session, field: str) -> ColumnElement[bool]:
+    """Rules with a condition on ``field``: an element of ``conditions`` (a JSON array of
+    ``{field, operator, value}``) whose ``field`` is it — matched in the database on
+    both backends, so the total and the paging stay exact."""
+    if session.get_bind().dialect.name == "postgresql":
+        elements = func.json_array_elements(RuleRow.conditions).table_valued("value").alias("c")
+        named = elements.c.value.op("->>")(literal("field"))
+    else:  # SQLite's JSON1, built into every SQLite we support
+        elements = func.json_each(RuleRow.conditions).table_valued("value").alias("c")
+        named = func.json_extract(elements.c.value, "$.field")
+    return exists(select(1).select_from(elements).where(named == field))
+
+
 def list_rules(
     session: Session,
     project_id: str,
     *,
     rule_type: str | None = None,
+    algorithm: str | None = None,
+    field: str | None = None,
+    q: str | None = None,
     active_only: bool = False,
     min_confidence: float | None = None,
     sort: str = "score",
@@ -52,8 +68,11 @@ def list_rules(
 ) -> tuple[list[RuleRow], int]:
     """A page of the project's rules and the number matching the filters.
 
-    Ties in the sort column are broken by id, ascending, so pages never
-    overlap or skip rows.
+    ``algorithm`` is exact, ``field`` keeps rules with a condition on that field,
+    ``q`` is a case-insensitive substring of the rule's ``pattern`` text (its
+    conditions and consequent; PostgreSQL folds every letter's case, SQLite only
+    ASCII letters'). Ties in the sort column are broken by id, ascending, so pages
+    never overlap or skip rows.
     """
     column = RULE_SORTS.get(sort)
     if column is None:
@@ -63,6 +82,12 @@ def list_rules(
     statement = select(RuleRow).where(RuleRow.project_id == project_id)
     if rule_type is not None:
         statement = statement.where(RuleRow.rule_type == rule_type)
+    if algorithm is not None:
+        statement = statement.where(RuleRow.algorithm == algorithm)
+    if field is not None:
+        statement = statement.where(_has_condition_on(session, field))
+    if q is not None:
+        statement = statement.where(RuleRow.pattern.icontains(q, autoescape=True))
     if active_only:
         statement = statement.where(RuleRow.is_active.is_(True))
     if min_confidence is not None:

@@ -53,6 +53,7 @@ NAMING_CONVENTION = {
 
 JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 UNFINISHED_STATUSES = ("queued", "running")
+FINISHED_STATUSES = ("completed", "failed", "cancelled")
 APPLICATION_MODES = ("copy", "adapt")
 
 PROJECT_ID_MAX = 128
@@ -353,6 +354,12 @@ class InsightRow(Base):
     impact_score: Mapped[float] = mapped_column(Float())
     recommendations: Mapped[list[str]] = mapped_column(json_column_type(), nullable=False)
     evidence: Mapped[dict[str, Any]] = mapped_column(json_column_type(), nullable=False)
+    # Revision 0009. The language of title, description and recommendations (the
+    # run's); NULL for a row stored earlier whose job no longer says (docs/storage.md).
+    lang: Mapped[str | None] = mapped_column(String(8))
+    # Revision 0009. The finding in every language, rendered from the same figures:
+    # {"en": {title, description, recommendations}, "zh": {...}}; NULL before it.
+    translations: Mapped[dict[str, Any] | None] = mapped_column(json_column_type())
     acknowledged: Mapped[bool] = mapped_column(Boolean(), default=False)
     acknowledged_by: Mapped[str | None] = mapped_column(String(255))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -377,6 +384,22 @@ class InsightRow(Base):
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
         }
+
+    def as_dict_in(self, lang: str) -> dict[str, Any]:
+        """``as_dict`` worded in ``lang`` where the row has that rendering, plus ``lang``:
+        the language of the text shown (the stored one's otherwise, NULL if unknown)."""
+        shown = self.as_dict()
+        text = (self.translations or {}).get(lang)
+        if text is None:
+            shown["lang"] = self.lang
+            return shown
+        shown.update(
+            title=text["title"],
+            description=text["description"],
+            recommendations=list(text["recommendations"]),
+            lang=lang,
+        )
+        return shown
 
 
 class RuleApplication(Base):
@@ -437,6 +460,7 @@ class RecoveryEvent(Base):
     severity: Mapped[str | None] = mapped_column(String(32))
     action: Mapped[str | None] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))  # memory/CPU: the host concerned
     status: Mapped[str] = mapped_column(String(32))
     dry_run: Mapped[bool] = mapped_column(Boolean(), default=True)
     details: Mapped[dict[str, Any] | None] = mapped_column(json_column_type())
@@ -458,5 +482,76 @@ class MaintenanceRun(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(json_column_type())
     error: Mapped[str | None] = mapped_column(Text())
 
+
+class UncountedJobEnd(Base):
+    """A job that ended and is not yet counted in ``bl_jobs_total`` (revision 0006).
+
+    Written in the transaction of the job's final transition, whichever process
+    wins it (worker, API, reconciler, recovery); an API process deletes it when
+    it counts it, just before rendering a scrape (``bizlogic.jobs.end_counts``).
+    No foreign key: pruning or deleting the job record must not lose its count.
+    """
+
+    __tablename__ = "uncounted_job_ends"
+    __table_args__ = (CheckConstraint(_in("status", FINISHED_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
+class AuditEvent(Base):
+    """Who changed what through the API (revision 0007; ``bizlogic.store.audit``).
+
+    Written in the transaction of the change where the route's store call allows
+    it, so an event exists exactly when its change does. No foreign key to
+    ``projects``: the trail must outlive whatever it describes.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("idx_audit_events_created", "created_at"),
+        Index("idx_audit_events_project_created", "project_id", "created_at"),
+        Index("idx_audit_events_action_created", "action", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    user_id: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str | None] = mapped_column(String(PROJECT_ID_MAX))
+    target: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(json_column_type(), nullable=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": _iso(self.created_at),
+            "user_id": self.user_id,
+            "role": self.role,
+            "action": self.action,
+            "project_id": self.project_id,
+            "target": self.target,
+            "details": self.details,
+        }
+
+
+
+class SigninLink(Base):
+    """A one-time console sign-in link (revision 0008): what the token will grant, not the
+    token — it is signed when the link is used, so no bearer token rests in the database.
+    Only the SHA-256 of the link's code is kept."""
+
+    __tablename__ = "signin_links"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    projects: Mapped[list[str] | None] = mapped_column(json_column_type())
+    ttl_s: Mapped[int] = mapped_column(Integer())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 TABLE_NAMES = tuple(sorted(Base.metadata.tables))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -237,7 +238,9 @@ class Metrics:
         matter too; ``duration_s`` None: the algorithm never started, its job failed first);
         rules, records and accuracy only for completed runs, because a failed or
         cancelled run commits nothing (DESIGN: results are all or nothing).
-        ``pattern_accuracy`` is None when there was nothing to validate.
+        ``pattern_accuracy`` is None when there was nothing to validate: the algorithm's
+        ``bl_pattern_accuracy`` series is then removed, not left at an earlier run's value
+        (in multiprocess mode, which cannot remove a series, it becomes NaN).
         """
         if status not in ANALYSIS_STATUSES:
             raise ValueError(f"status must be one of {sorted(ANALYSIS_STATUSES)}, got {status!r}")
@@ -256,12 +259,26 @@ class Metrics:
         self.data_processed.labels(algorithm, data_type).inc(n_records)
         if pattern_accuracy is not None:
             self.pattern_accuracy.labels(algorithm).set(pattern_accuracy)
+        elif active_dir() is None:
+            with suppress(KeyError):  # prometheus_client < 0.22 raises when it was never set
+                self.pattern_accuracy.remove(algorithm)
+        else:
+            # The value stays in this process's shared file, and other processes' older
+            # values too: NaN, the newest value, is what a scrape then shows (mostrecent).
+            self.pattern_accuracy.labels(algorithm).set(math.nan)
 
-    def job_status(self, status: str) -> None:
-        """Count a job accepted (``queued``) or ended; queued minus ended = jobs in flight."""
+    def job_status(self, status: str, count: int = 1) -> None:
+        """Count ``count`` jobs accepted (``queued``) or ended; queued minus ended = in flight.
+
+        The API process calls it: ``queued`` when it accepts a job, the final statuses
+        for the ends it takes from the database (``bizlogic.jobs.end_counts``), so a
+        job is counted once whichever process ended it.
+        """
         if status not in JOB_STATUSES:
             raise ValueError(f"status must be one of {sorted(JOB_STATUSES)}, got {status!r}")
-        self.jobs.labels(status).inc()
+        if count < 0:
+            raise ValueError(f"count must not be negative, got {count}")
+        self.jobs.labels(status).inc(count)
 
     def cache_lookup(self, hit: bool, key: str = "") -> None:
         """Count a cache lookup and refresh the hit rate.

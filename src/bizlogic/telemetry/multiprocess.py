@@ -78,6 +78,10 @@ class AllProcesses(Collector):
         for family in multiprocess.MultiProcessCollector(None, self.path).collect():
             if family.name == "bl_cache_hit_rate":
                 continue  # recomputed below
+            if family.name == "bl_pattern_accuracy":
+                # A run with nothing to validate sets NaN (a file-backed gauge cannot be
+                # removed): that series is absent, as in a single process.
+                family.samples = [s for s in family.samples if not math.isnan(s.value)]
             if family.name == "bl_cache_requests":
                 for sample in family.samples:
                     if sample.name.endswith("_total"):

@@ -1,11 +1,15 @@
-"""POST /analyze (202 + job), GET and DELETE /jobs/{job_id}."""
+"""POST /analyze (202 + job), GET /jobs (recent jobs), GET and DELETE /jobs/{job_id}.
+
+Starting and cancelling a job write their audit event (``store/audit.py``) in the
+transaction that creates or cancels the job.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from bizlogic.api.auth import Permission, Principal, not_found, require, require_project_access
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
-from bizlogic.api.types import ProjectIdField
+from bizlogic.api.types import Limit, Offset, ProjectIdField
 from bizlogic.jobs.execute import is_scoped, params_from_json
 from bizlogic.jobs.queue import QueueUnavailable
 from bizlogic.mining.model import DEFAULT_MAX_RULES
 from bizlogic.mining.registry import ALGORITHM_NAMES
+from bizlogic.store import audit
 from bizlogic.store.annotations import has_records
 from bizlogic.store.errors import ConflictError, NotFoundError
 from bizlogic.store.jobs import (
@@ -27,11 +32,15 @@ from bizlogic.store.jobs import (
     discard_job,
     get_job,
 )
+from bizlogic.store.overview import list_recent_jobs
+from bizlogic.store.tables import AnalysisJob
 from bizlogic.telemetry.logging import log_user_action
 
 router = APIRouter(prefix="/api/business-logic", tags=["analysis"])
 RETRY_AFTER_S = "30"
 QUEUE_RETRY_AFTER_S = "10"
+# The job statuses of store/tables.py JOB_STATUSES, spelled out so OpenAPI lists them.
+JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
 class TimeRange(BaseModel):
@@ -132,17 +141,28 @@ def _accept(
                 headers={"Retry-After": RETRY_AFTER_S},
             )
         job_id = job.job_id
-    _submit(state, job_id)
+        event = audit.record(
+            session,
+            principal,
+            "analysis.start",
+            project_id=body.project_id,
+            target=job_id,
+            details={"algorithms": body.analysis_types, "parameters": _public(parameters)},
+        )
+        event_id = event.id
+    _submit(state, job_id, event_id)
     return job_id
 
 
-def _submit(state: AppState, job_id: str) -> None:
-    """Hand the job to the runner; if the queue is unreachable, the job never existed."""
+def _submit(state: AppState, job_id: str, event_id: int) -> None:
+    """Hand the job to the runner; if the queue is unreachable, the job (and its audit
+    event) never existed."""
     try:
         state.runner.submit(job_id)
     except QueueUnavailable as exc:
         with state.db.scope() as session:
             discard_job(session, job_id)
+            audit.discard(session, event_id)
         raise ApiError(
             503,
             ErrorCode.SERVICE_UNAVAILABLE,
@@ -176,6 +196,18 @@ async def analyze(
     )
 
 
+def _public(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Parameters without the internal ones (``_role``: a metrics label)."""
+    return {k: v for k, v in parameters.items() if not k.startswith("_")}
+
+
+def job_view(job: AnalysisJob) -> dict[str, Any]:
+    """A job as the API shows it, in ``GET /jobs/{job_id}`` and ``GET /jobs`` alike."""
+    view = job.as_dict()
+    view["parameters"] = _public(view["parameters"])
+    return view
+
+
 def _job(state: AppState, job_id: str, principal: Principal) -> dict[str, Any]:
     with state.db.scope() as session:
         job = get_job(session, job_id)
@@ -183,7 +215,40 @@ def _job(state: AppState, job_id: str, principal: Principal) -> dict[str, Any]:
         if job is None:
             raise missing
         require_project_access(principal, job.project_id, missing=missing)
-        return job.as_dict()
+        return job_view(job)
+
+
+@router.get("/jobs")
+async def recent_jobs(
+    state: Annotated[AppState, Depends(app_state)],
+    principal: Annotated[Principal, Depends(require(Permission.VIEW_JOBS))],
+    project_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    status: JobStatus | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Recent jobs of the token's projects (or of ``project_id``), newest first.
+
+    Not cached: a job's status changes without any write that would invalidate
+    the project's cached reads.
+    """
+    if project_id is not None:
+        require_project_access(principal, project_id)
+    scope = [project_id] if project_id is not None else principal.projects
+
+    def read() -> dict[str, Any]:
+        with state.db.scope() as session:
+            jobs, total = list_recent_jobs(
+                session, scope, status=status, limit=limit, offset=offset
+            )
+            return {
+                "jobs": [job_view(job) for job in jobs],
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+
+    return await run_in_threadpool(read)
 
 
 @router.get("/jobs/{job_id}")
@@ -192,9 +257,7 @@ async def job_status(
     state: Annotated[AppState, Depends(app_state)],
     principal: Annotated[Principal, Depends(require(Permission.VIEW_JOBS))],
 ) -> dict[str, Any]:
-    job = await run_in_threadpool(_job, state, job_id, principal)
-    job["parameters"] = {k: v for k, v in job["parameters"].items() if not k.startswith("_")}
-    return job
+    return await run_in_threadpool(_job, state, job_id, principal)
 
 
 def _cancel(state: AppState, job_id: str, principal: Principal) -> dict[str, Any]:
@@ -205,6 +268,14 @@ def _cancel(state: AppState, job_id: str, principal: Principal) -> dict[str, Any
     try:
         with state.db.scope() as session:
             cancel_job(session, job_id)
+            audit.record(
+                session,
+                principal,
+                "job.cancel",
+                project_id=job["project_id"],
+                target=job_id,
+                details={"before": job["status"], "after": "cancelled"},
+            )
     except ConflictError as exc:
         raise ApiError(409, ErrorCode.CONFLICT, str(exc)) from None
     except NotFoundError as exc:

@@ -1,4 +1,7 @@
-"""POST /apply: copy stored rules to another project, or re-measure them there (adapt)."""
+"""POST /apply: copy stored rules to another project, or re-measure them there (adapt).
+
+The rules, their application records and the audit event are one transaction.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from bizlogic.mining.evaluate import RuleEvaluator
 from bizlogic.mining.measures import association_p_values, benjamini_hochberg
 from bizlogic.mining.model import Rule
 from bizlogic.mining.rulebuild import build_rules
+from bizlogic.store import audit
 from bizlogic.store.annotations import build_project_dataset, has_records
 from bizlogic.store.errors import NotFoundError
 from bizlogic.store.results import upsert_rule
@@ -105,6 +109,18 @@ def _apply(state: AppState, body: ApplyRequest, principal: Principal) -> dict[st
                     **result,
                 }
             )
+        audit.record(
+            session,
+            principal,
+            "rules.apply",
+            project_id=body.target_project_id,
+            details={
+                "rule_ids": [source_id for source_id, _ in sources],
+                "target_project_id": body.target_project_id,
+                "mode": body.mode,
+                "target_rule_ids": [item["target_rule_id"] for item in applied],
+            },
+        )
     state.cache.invalidate_project(body.target_project_id)
     return {"target_project_id": body.target_project_id, "mode": body.mode, "applied": applied}
 

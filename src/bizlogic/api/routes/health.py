@@ -15,6 +15,7 @@ from bizlogic import __version__
 from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.shared_secret import bearer_matches
 from bizlogic.api.state import AppState, app_state
+from bizlogic.jobs.end_counts import count_job_ends
 from bizlogic.ops.maintenance import maintenance_metric_families
 from bizlogic.ops.recovery.history import recovery_metric_families
 
@@ -108,5 +109,11 @@ async def metrics(state: Annotated[AppState, Depends(app_state)], request: Reque
             *recovery_metric_families(state.db),
         ]
 
-    payload, content_type = await asyncio.to_thread(state.metrics.render, scrape_time_families)
+    def scrape() -> tuple[bytes, str]:
+        # Jobs ended anywhere since the last scrape join this process's bl_jobs_total
+        # first, so this very scrape shows them (each end reaches one process only).
+        count_job_ends(state.db, state.metrics)
+        return state.metrics.render(scrape_time_families)
+
+    payload, content_type = await asyncio.to_thread(scrape)
     return Response(payload, media_type=content_type)

@@ -1,4 +1,8 @@
-"""POST /projects/{project_id}/records: the same importers as the CLI, over HTTP."""
+"""POST /projects/{project_id}/records: the same importers as the CLI, over HTTP.
+
+The import's audit event is written in its transaction: a strict import that
+fails, or a document error, rolls both back.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from bizlogic.api.errors import ApiError, ErrorCode
 from bizlogic.api.state import AppState, app_state
 from bizlogic.records.import_request import ImportOptionError, import_options
 from bizlogic.records.importers import ImportOptions, Reject, iter_import
+from bizlogic.store import audit
 from bizlogic.store.ingest import StrictImportFailed, ingest
 from bizlogic.store.projects import validate_project_id
 from bizlogic.telemetry.logging import log_user_action
@@ -104,6 +109,7 @@ async def _spool_body(request: Request, limit_bytes: int, directory: Path) -> IO
 
 def _import(
     state: AppState,
+    principal: Principal,
     project_id: str,
     upload: _Upload,
     options: ImportOptions,
@@ -121,6 +127,18 @@ def _import(
         stream = iter_import(upload, options)
         with state.db.scope() as session:
             tally = ingest(session, project_id, stream, strict=strict, on_reject=keep)
+            counts = tally.as_dict()
+            audit.record(
+                session,
+                principal,
+                "records.import",
+                project_id=project_id,
+                details={
+                    "format": counts["format"],
+                    "strict": strict,
+                    **{k: counts[k] for k in ("received", "imported", "updated", "rejected")},
+                },
+            )
     except ValueError as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc)) from None
     except StrictImportFailed as exc:
@@ -177,7 +195,9 @@ async def import_records(
             raise ApiError(422, ErrorCode.INVALID_REQUEST, "body: empty upload")
         spool.seek(0)
         upload = _Upload(spool, _upload_name(request.headers.get("content-type"), head))
-        result = await run_in_threadpool(_import, state, project_id, upload, options, strict)
+        result = await run_in_threadpool(
+            _import, state, principal, project_id, upload, options, strict
+        )
     log_user_action(
         principal.user_id,
         "import_records",

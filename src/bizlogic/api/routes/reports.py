@@ -1,4 +1,8 @@
-"""Derived views of stored runs: change detection between runs, and exports."""
+"""Derived views of stored runs: change detection between runs, and exports.
+
+An export changes nothing, so its audit event is a transaction of its own,
+written once the data was read and before the file streams.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from bizlogic.api.types import ProjectIdField
 from bizlogic.csv_safe import safe_cell
 from bizlogic.mining import visualization
 from bizlogic.mining.changes import detect_changes
+from bizlogic.mining.model import InsightLang
+from bizlogic.store import audit
 from bizlogic.store.insights import list_insights
 from bizlogic.store.jobs import get_job, list_jobs
 from bizlogic.store.patterns import list_patterns
@@ -97,7 +103,10 @@ class ExportRequest(BaseModel):
     )
 
 
-def _collect(state: AppState, body: ExportRequest) -> dict[str, list[dict[str, Any]]]:
+def _collect(
+    state: AppState, body: ExportRequest, lang: InsightLang | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Every stored row of each kind in ``body.include``; with ``lang``, insights worded in it."""
     readers = {"rules": list_rules, "patterns": list_patterns, "insights": list_insights}
     out: dict[str, list[dict[str, Any]]] = {}
     with state.db.scope() as session:
@@ -107,12 +116,32 @@ def _collect(state: AppState, body: ExportRequest) -> dict[str, list[dict[str, A
                 page, total = readers[kind](
                     session, body.project_id, limit=EXPORT_PAGE, offset=offset
                 )
-                rows.extend(row.as_dict() for row in page)
+                if kind == "insights" and lang is not None:
+                    rows.extend(row.as_dict_in(lang) for row in page)
+                else:
+                    rows.extend(row.as_dict() for row in page)
                 offset += len(page)
                 if not page or offset >= total:
                     break
             out[kind] = rows
     return out
+
+
+def _audit_export(
+    state: AppState, principal: Principal, body: ExportRequest, data: dict[str, list[Any]]
+) -> None:
+    with state.db.scope() as session:
+        audit.record(
+            session,
+            principal,
+            "data.export",
+            project_id=body.project_id,
+            details={
+                "format": body.format,
+                "include": list(body.include),
+                "counts": {kind: len(rows) for kind, rows in data.items()},
+            },
+        )
 
 
 def _csv_rows(data: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
@@ -150,6 +179,7 @@ async def export(
     """The project's stored rules/patterns/insights as a downloadable JSON, CSV or YAML file."""
     require_project_access(principal, body.project_id)
     data = await run_in_threadpool(_collect, state, body)
+    await run_in_threadpool(_audit_export, state, principal, body, data)
     # Header values must be latin-1: an ASCII file name, the real one RFC 5987-encoded.
     name = f"bizlogic-{body.project_id}.{body.format}"
     ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
@@ -185,6 +215,7 @@ class VisualizationRequest(BaseModel):
         "rule_network", "pattern_timeline", "insight_dashboard", "correlation_matrix"
     ]
     active_only: bool = True  # rules: leave out rules switched off by curation
+    lang: InsightLang | None = None  # insight_dashboard: titles in this language
 
 
 _SOURCES = {
@@ -197,7 +228,8 @@ _SOURCES = {
 
 def _visualize(state: AppState, body: VisualizationRequest) -> dict[str, Any]:
     kind, _ = _SOURCES[body.visualization_type]
-    collected = _collect(state, ExportRequest(project_id=body.project_id, include=[kind]))[kind]
+    request = ExportRequest(project_id=body.project_id, include=[kind])
+    collected = _collect(state, request, body.lang)[kind]
     if kind == "rules" and body.active_only:
         collected = [r for r in collected if r["is_active"]]
     build = getattr(visualization, body.visualization_type)

@@ -1,4 +1,7 @@
-"""POST /rules/import: load rules from a file made by POST /export (JSON or YAML)."""
+"""POST /rules/import: load rules from a file made by POST /export (JSON or YAML).
+
+The import and its audit event are one transaction.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from bizlogic.api.routes.records import _read_body
 from bizlogic.api.rules_document import DocumentLimits, read_rules
 from bizlogic.api.state import AppState, app_state
 from bizlogic.mining.model import Rule
+from bizlogic.store import audit
 from bizlogic.store import results as result_store
 from bizlogic.store.projects import validate_project_id
 from bizlogic.telemetry.logging import log_user_action
@@ -21,9 +25,28 @@ from bizlogic.telemetry.logging import log_user_action
 router = APIRouter(prefix="/api/business-logic", tags=["rules"])
 
 
-def _import(state: AppState, project_id: str, rules: list[Rule], conflict: str) -> dict[str, Any]:
+def _import(
+    state: AppState,
+    principal: Principal,
+    project_id: str,
+    rules: list[Rule],
+    conflict: str,
+    kind: str,
+) -> dict[str, Any]:
     with state.db.scope() as session:
         counts = result_store.import_rules(session, project_id, rules, conflict)
+        audit.record(
+            session,
+            principal,
+            "rules.import",
+            project_id=project_id,
+            details={
+                "format": kind,
+                "conflict": conflict,
+                "received": len(rules),
+                **asdict(counts),
+            },
+        )
     state.cache.invalidate_project(project_id)
     return {"project_id": project_id, **asdict(counts)}
 
@@ -50,7 +73,7 @@ async def import_rules(
     body = await _read_body(request, state.settings.max_rules_import_mb * 1024 * 1024)
     limits = DocumentLimits(state.settings.max_json_depth, state.settings.max_rules_per_import)
     rules = await run_in_threadpool(read_rules, body, kind, limits)  # YAML is slow: off the loop
-    result = await run_in_threadpool(_import, state, project_id, rules, conflict)
+    result = await run_in_threadpool(_import, state, principal, project_id, rules, conflict, kind)
     log_user_action(
         principal.user_id,
         "import_rules",

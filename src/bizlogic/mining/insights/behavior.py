@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bizlogic.mining.algorithm import insight_maker
 from bizlogic.mining.behavior import NAME
-from bizlogic.mining.insights.common import impact_score, localise, pct
+from bizlogic.mining.insights.common import Wording, bilingual, impact_score, localise, pct
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams, Rule
 
 _COLUMN_NAMES = {
@@ -117,12 +118,12 @@ _RECOMMENDATIONS = {
 }
 
 
-def _template_values(data: dict[str, Any], finding: dict[str, Any], lang: str) -> dict[str, Any]:
-    """Format a finding's figures for the templates (shares as %, q to 2 significant digits)."""
+def _template_values(data: dict[str, Any], finding: dict[str, Any]) -> dict[str, Any]:
+    """Format a finding's figures for the templates (shares as %, q to 2 significant digits).
+
+    The same for every language; only the column's name is worded (``_wording``).
+    """
     values: dict[str, Any] = {"a": data["annotator"], "coverage": pct(data["share_of_records"])}
-    column = finding.get("column")
-    if column is not None:
-        values["column"] = _COLUMN_NAMES[lang].get(column, column)
     reason = finding["reason"]
     if reason == "too_fast":
         values.update(
@@ -159,18 +160,33 @@ def _template_values(data: dict[str, Any], finding: dict[str, Any], lang: str) -
     return values
 
 
+def _wording(data: dict[str, Any], finding: dict[str, Any]) -> Callable[[str], Wording]:
+    reason = finding["reason"]
+    figures = _template_values(data, finding)
+    column = finding.get("column")
+
+    def word(lang: str) -> Wording:
+        values = dict(figures)
+        if column is not None:
+            values["column"] = _COLUMN_NAMES[lang].get(column, column)
+        return (
+            localise(_TITLES[reason], lang, **values),
+            localise(_BODIES[reason], lang, **values),
+            [text.format(**values) for text in _RECOMMENDATIONS[reason][lang]],
+        )
+
+    return word
+
+
 def _insight(
     data: dict[str, Any], finding: dict[str, Any], lang: str, rule_keys: list[str]
 ) -> Insight:
     reason = finding["reason"]
-    values = _template_values(data, finding, lang)
     coverage = float(data["share_of_records"])
-    return Insight(
+    return bilingual(
         _INSIGHT_TYPE[reason],
-        localise(_TITLES[reason], lang, **values),
-        localise(_BODIES[reason], lang, **values),
+        _wording(data, finding),
         impact_score(float(finding["effect"]), coverage),
-        [text.format(**values) for text in _RECOMMENDATIONS[reason][lang]],
         NAME,
         {
             "annotator": data["annotator"],
@@ -181,6 +197,7 @@ def _insight(
             "rules": rule_keys,
             "finding": finding,
         },
+        lang,
     )
 
 

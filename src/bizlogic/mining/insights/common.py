@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
+
+from bizlogic.mining.model import INSIGHT_LANGS, Insight
 
 # A finding that touches this share of the records counts as fully broad.
 FULL_COVERAGE = 0.2
@@ -20,6 +24,43 @@ def impact_score(effect: float, coverage: float) -> float:
     e = min(max(effect, 0.0), 1.0)
     c = min(max(coverage, 0.0) / FULL_COVERAGE, 1.0)
     return round(math.sqrt(e * c), 3)
+
+
+# A finding's title, description and recommendations in one language.
+Wording = tuple[str, str, list[str]]
+
+
+def bilingual(
+    insight_type: str,
+    word: Callable[[str], Wording],
+    impact: float,
+    algorithm: str,
+    evidence: dict[str, Any],
+    lang: str,
+) -> Insight:
+    """One insight worded by ``word(code)`` in every language of ``INSIGHT_LANGS``.
+
+    Its own fields are the run's ``lang`` wording, ``translations`` the others.
+    ``word`` closes over figures computed once, before it is called, so the
+    wordings cannot disagree on them; only the words differ.
+    """
+    wordings = {code: word(code) for code in INSIGHT_LANGS}
+    title, description, recommendations = wordings[lang]
+    return Insight(
+        insight_type,
+        title,
+        description,
+        impact,
+        recommendations,
+        algorithm,
+        evidence,
+        lang,
+        {
+            code: {"title": t, "description": d, "recommendations": r}
+            for code, (t, d, r) in wordings.items()
+            if code != lang
+        },
+    )
 
 
 def localise(templates: dict[str, str], lang: str, **values: object) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from bizlogic.mining.algorithm import insight_maker
 from bizlogic.mining.cooccurrence import NAME
-from bizlogic.mining.insights.common import impact_score, localise, pct
+from bizlogic.mining.insights.common import Wording, bilingual, impact_score, localise, pct
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams
 
 _COMBO_TITLE = {
@@ -45,7 +48,6 @@ _CLUSTER_RECS = {
 
 @insight_maker(NAME)
 def cooccurrence_insights(output: AlgorithmOutput, params: MiningParams) -> list[Insight]:
-    lang = params.lang
     insights = []
     combos: dict[str, list] = {}
     for rule in output.rules:
@@ -55,26 +57,24 @@ def cooccurrence_insights(output: AlgorithmOutput, params: MiningParams) -> list
     for target, rules in sorted(combos.items()):
         top = rules[0]
         base = top.consequent_count / top.n_records
-        example = " + ".join(str(c.value) for c in top.conditions)
         values = {
             "target": target,
             "count": len(rules),
-            "example": example,
+            "example": " + ".join(str(c.value) for c in top.conditions),
             "conf": pct(top.confidence),
             "n_a": top.antecedent_count,
         }
         insights.append(
-            Insight(
+            bilingual(
                 "pattern_insight",
-                localise(_COMBO_TITLE, lang, **values),
-                localise(_COMBO_BODY, lang, **values),
+                _wording(_COMBO_TITLE, _COMBO_BODY, _COMBO_RECS, values),
                 impact_score(
                     (top.confidence - base) / (1 - base) if base < 1 else 0.0,
                     min(1.0, sum(r.antecedent_count for r in rules) / top.n_records),
                 ),
-                [r.format(**values) for r in _COMBO_RECS[lang]],
                 NAME,
                 {"rules": [r.key for r in rules[:5]]},
+                params.lang,
             )
         )
     for pattern in output.patterns[:5]:
@@ -86,14 +86,31 @@ def cooccurrence_insights(output: AlgorithmOutput, params: MiningParams) -> list
         }
         coverage = max(pattern.data["counts"]) / max(1, output.stats.get("n_records", 0) or 1)
         insights.append(
-            Insight(
+            bilingual(
                 "pattern_insight",
-                localise(_CLUSTER_TITLE, lang, **values),
-                localise(_CLUSTER_BODY, lang, **values),
+                _wording(_CLUSTER_TITLE, _CLUSTER_BODY, _CLUSTER_RECS, values),
                 impact_score(pattern.strength, min(1.0, coverage)),
-                list(_CLUSTER_RECS[lang]),
                 NAME,
                 {"keywords": words},
+                params.lang,
             )
         )
     return insights
+
+
+def _wording(
+    title: dict[str, str],
+    body: dict[str, str],
+    recommendations: dict[str, list[str]],
+    values: dict[str, Any],
+) -> Callable[[str], Wording]:
+    """Both languages fill their templates with the same ``values``: nothing here is worded."""
+
+    def word(lang: str) -> Wording:
+        return (
+            localise(title, lang, **values),
+            localise(body, lang, **values),
+            [r.format(**values) for r in recommendations[lang]],
+        )
+
+    return word

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bizlogic.mining.algorithm import insight_maker
-from bizlogic.mining.insights.common import impact_score, localise, pct, sentiment_name
-from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams
+from bizlogic.mining.insights.common import (
+    Wording,
+    bilingual,
+    impact_score,
+    localise,
+    pct,
+    sentiment_name,
+)
+from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams, Rule
 from bizlogic.mining.sentiment import NAME
 
 _DRIVERS = {
@@ -55,7 +64,6 @@ AGREEMENT_ALERT = 0.7
 
 @insight_maker(NAME)
 def sentiment_insights(output: AlgorithmOutput, params: MiningParams) -> list[Insight]:
-    lang = params.lang
     insights = []
     by_sentiment: dict[str, list] = {}
     for rule in output.rules:
@@ -65,28 +73,14 @@ def sentiment_insights(output: AlgorithmOutput, params: MiningParams) -> list[In
         base = top.consequent_count / top.n_records
         effect = (top.confidence - base) / (1.0 - base) if base < 1 else 0.0
         coverage = min(1.0, sum(r.antecedent_count for r in rules) / top.n_records)
-        names = [str(r.conditions[0].value) for r in rules[:5]]
-        values = {
-            "sentiment": sentiment_name(sentiment, lang),
-            "keywords": ", ".join(
-                f"{w} ({pct(r.confidence)})" for w, r in zip(names, rules, strict=False)
-            ),
-            "keywords_short": ", ".join(names[:3]),
-            "count": len(rules),
-            "base": pct(base),
-            "top": names[0],
-            "top_n": top.antecedent_count,
-            "top_conf": pct(top.confidence),
-        }
         insights.append(
-            Insight(
+            bilingual(
                 "pattern_insight",
-                localise(_DRIVERS, lang, **values),
-                localise(_DRIVERS_BODY, lang, **values),
+                _drivers_wording(sentiment, rules),
                 impact_score(effect, coverage),
-                [r.format(**values) for r in _DRIVERS_RECS[lang]],
                 NAME,
                 {"rules": [r.key for r in rules[:5]], "effect": effect, "coverage": coverage},
+                params.lang,
             )
         )
     for pattern in output.patterns:
@@ -95,16 +89,54 @@ def sentiment_insights(output: AlgorithmOutput, params: MiningParams) -> list[In
             and pattern.data["agreement"] < AGREEMENT_ALERT
         ):
             share = pattern.data["agreement"]
-            values = {"share": pct(1 - share), "n": pattern.data["n"], "agree": pct(share)}
             insights.append(
-                Insight(
+                bilingual(
                     "quality_insight",
-                    localise(_AGREEMENT_TITLE, lang, **values),
-                    localise(_AGREEMENT_BODY, lang, **values),
+                    _agreement_wording(share, pattern.data["n"]),
                     impact_score(1.0 - share, 1.0),
-                    list(_AGREEMENT_RECS[lang]),
                     NAME,
                     {"agreement": share, "n": pattern.data["n"]},
+                    params.lang,
                 )
             )
     return insights
+
+
+def _drivers_wording(sentiment: str, rules: list[Rule]) -> Callable[[str], Wording]:
+    """The keyword-driver insight's words; every figure is formatted once, here."""
+    top = rules[0]
+    names = [str(r.conditions[0].value) for r in rules[:5]]
+    figures = {
+        "keywords": ", ".join(
+            f"{w} ({pct(r.confidence)})" for w, r in zip(names, rules, strict=False)
+        ),
+        "keywords_short": ", ".join(names[:3]),
+        "count": len(rules),
+        "base": pct(top.consequent_count / top.n_records),
+        "top": names[0],
+        "top_n": top.antecedent_count,
+        "top_conf": pct(top.confidence),
+    }
+
+    def word(lang: str) -> Wording:
+        values = {**figures, "sentiment": sentiment_name(sentiment, lang)}
+        return (
+            localise(_DRIVERS, lang, **values),
+            localise(_DRIVERS_BODY, lang, **values),
+            [r.format(**values) for r in _DRIVERS_RECS[lang]],
+        )
+
+    return word
+
+
+def _agreement_wording(share: float, n: int) -> Callable[[str], Wording]:
+    values = {"share": pct(1 - share), "n": n, "agree": pct(share)}
+
+    def word(lang: str) -> Wording:
+        return (
+            localise(_AGREEMENT_TITLE, lang, **values),
+            localise(_AGREEMENT_BODY, lang, **values),
+            list(_AGREEMENT_RECS[lang]),
+        )
+
+    return word

@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 
 from bizlogic.mining.algorithm import insight_maker
-from bizlogic.mining.insights.common import impact_score, localise, sentiment_name
+from bizlogic.mining.insights.common import (
+    Wording,
+    bilingual,
+    impact_score,
+    localise,
+    sentiment_name,
+)
 from bizlogic.mining.model import AlgorithmOutput, Insight, MiningParams, Pattern, Rule
 from bizlogic.mining.temporal import MIN_TREND_CHANGE, NAME
 from bizlogic.mining.temporal_text import (
@@ -273,14 +279,16 @@ def _single_insight(p: Pattern, out: AlgorithmOutput, lang: str) -> Insight:
     evidence = {"pattern_type": p.pattern_type, **p.data}
     if rule is not None:
         evidence["rule"] = rule.key
-    return Insight(
-        insight_type=_insight_type(p.pattern_type),
-        title=_title(p, lang),
-        description=sentence(p.pattern_type, p.data, lang) + _details(p, lang, rule),
-        impact_score=impact_score(effect, coverage),
-        recommendations=_recommendations(p, lang, rule),
-        algorithm=NAME,
-        evidence=evidence,
+
+    def word(code: str) -> Wording:  # every language from the same pattern and rule
+        return (
+            _title(p, code),
+            sentence(p.pattern_type, p.data, code) + _details(p, code, rule),
+            _recommendations(p, code, rule),
+        )
+
+    return bilingual(
+        _insight_type(p.pattern_type), word, impact_score(effect, coverage), NAME, evidence, lang
     )
 
 
@@ -288,40 +296,39 @@ def _anomaly_insight(anomalies: list[Pattern], out: AlgorithmOutput, lang: str) 
     """All volume anomalies of a run in one insight, the largest first."""
     ordered = sorted(anomalies, key=lambda a: (-abs(a.data["z"]), a.data["date"]))
     top = ordered[0]
-    bin_word = BIN_WORDS[lang][top.data["bin_size"]]
     effect, _ = _effect_coverage(top, out)
     total = max(int(out.stats.get("records_with_time", 0)), 1)
     coverage = sum(max(a.data["count"], a.data["expected"]) for a in anomalies) / total
-    lines = [sentence("volume_anomaly", a.data, lang) for a in ordered[:3]]
-    if len(ordered) > 3:
-        lines.append(
-            f"另有 {len(ordered) - 3} 个。" if lang == "zh" else f"And {len(ordered) - 3} more."
-        )
-    return Insight(
-        insight_type="pattern_insight",
-        title=_title(
+
+    def word(code: str) -> Wording:  # every language from the same ordered anomalies
+        bin_word = BIN_WORDS[code][top.data["bin_size"]]
+        lines = [sentence("volume_anomaly", a.data, code) for a in ordered[:3]]
+        if len(ordered) > 3:
+            lines.append(
+                f"另有 {len(ordered) - 3} 个。" if code == "zh" else f"And {len(ordered) - 3} more."
+            )
+        title = _title(
             top,
-            lang,
+            code,
             n=len(anomalies),
-            bins=bin_word if len(anomalies) == 1 or lang == "zh" else bin_word + "s",
-        ),
-        description=("" if lang == "zh" else " ").join(lines),
-        impact_score=impact_score(effect, coverage),
-        recommendations=_recommendations(top, lang, bin=bin_word),
-        algorithm=NAME,
-        evidence={
-            "pattern_type": "volume_anomaly",
-            "anomalies": [
-                {
-                    "date": a.data["date"],
-                    "count": a.data["count"],
-                    "expected": a.data["expected"],
-                    "z": a.data["z"],
-                }
-                for a in ordered
-            ],
-        },
-    )
+            bins=bin_word if len(anomalies) == 1 or code == "zh" else bin_word + "s",
+        )
+        description = ("" if code == "zh" else " ").join(lines)
+        return title, description, _recommendations(top, code, bin=bin_word)
+
+    evidence = {
+        "pattern_type": "volume_anomaly",
+        "anomalies": [
+            {
+                "date": a.data["date"],
+                "count": a.data["count"],
+                "expected": a.data["expected"],
+                "z": a.data["z"],
+            }
+            for a in ordered
+        ],
+    }
+    return bilingual("pattern_insight", word, impact_score(effect, coverage), NAME, evidence, lang)
 
 
 @insight_maker(NAME)

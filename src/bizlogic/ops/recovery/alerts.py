@@ -4,9 +4,9 @@ Alertmanager sends one alert state many times (group and repeat intervals,
 retries, every API replica behind a load balancer). Each alert is keyed by
 fingerprint + startsAt + status; the key is unique in ``recovery_events``, so
 a copy is acknowledged and changes nothing. A firing alert that maps to a
-failure type becomes a ``pending`` detection that the acting recovery process
-(the leader) takes up; a resolved one is recorded; one that maps to nothing is
-recorded as ``ignored`` and logged.
+failure type becomes a ``pending`` detection that a leading recovery process
+takes up (memory, CPU: the alert's host's watcher); a resolved one is
+recorded; one that maps to nothing is recorded as ``ignored`` and logged.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bizlogic.ops.recovery import history
 from bizlogic.ops.recovery.config import RecoveryConfig
+from bizlogic.ops.recovery.hosts import HOST_FAILURES, alert_host
 from bizlogic.store.db import Database
 from bizlogic.telemetry.logging import get_logger
 
@@ -92,6 +93,7 @@ def take_in(
             severity=(alert.labels.get("severity") or "")[:32] or None,  # a VARCHAR(32) column
             status=status,
             dry_run=dry_run,
+            host=alert_host(alert.labels) if failure in HOST_FAILURES else None,
             details={
                 "labels": alert.labels,
                 "annotations": alert.annotations,

@@ -3,8 +3,8 @@
 An alert from Alertmanager is first confirmed by this process's own check of
 the failure type (it may concern another host, or be over): unconfirmed, nothing
 is done. Then, in order: the kill switch (``bizlogic recover pause``); the budget (at most
-``BL_RECOVERY_BUDGET`` repairing actions per failure type in
-``BL_RECOVERY_BUDGET_WINDOW_S``, after which a person is notified once and
+``BL_RECOVERY_BUDGET`` repairing actions per failure type — and per host for memory and
+CPU — in ``BL_RECOVERY_BUDGET_WINDOW_S``, after which a person is notified once and
 recovery stops acting on that type until the window moves on); exponential
 backoff between attempts (``BL_RECOVERY_BACKOFF_S``, doubled after each); then
 each action of the chain: its precondition (a refusal is recorded and the next
@@ -13,7 +13,8 @@ cleared — the first verified action ends the chain. A chain that runs out
 escalates. In dry-run mode (the default until ``BL_RECOVERY_MODE=act``) every
 step is planned and recorded, and nothing runs.
 
-Acting needs the leader lock; the caller (the watcher, or ``recover run``)
+Acting needs the leader lock of the failure's scope (this host's for memory and
+CPU, the deployment's otherwise); the caller (the watcher, or ``recover run``)
 holds it.
 """
 
@@ -29,6 +30,7 @@ from bizlogic.ops.recovery import history
 from bizlogic.ops.recovery.actions import REGISTRY, ActionContext, ActionFailed, Refused
 from bizlogic.ops.recovery.checks import Checker, Observation
 from bizlogic.ops.recovery.config import RecoveryConfig
+from bizlogic.ops.recovery.hosts import HOST_FAILURES, this_host
 from bizlogic.settings import Settings
 from bizlogic.store import clock
 from bizlogic.store.db import Database
@@ -46,10 +48,12 @@ class Outcome:
     status: str
     detail: str = ""
     events: list[int] = field(default_factory=list)
+    host: str | None = None  # memory, CPU: the host whose condition it was
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "failure_type": self.failure_type,
+            "host": self.host,
             "dry_run": self.dry_run,
             "status": self.status,
             "detail": self.detail,
@@ -66,8 +70,10 @@ class Recovery:
         config: RecoveryConfig | None = None,
         checker: Checker | None = None,
         now: Callable[[], datetime] = clock.utcnow,
+        host: str | None = None,
     ) -> None:
         self.settings, self.db = settings, db
+        self.host = host or this_host()
         self.config = config or RecoveryConfig.from_settings(settings)
         self.checker = checker or Checker(settings, db)
         self.now = now
@@ -88,8 +94,15 @@ class Recovery:
         """``quiet``: a repeat of an episode the watcher already reported — safeguards
         that hold recovery back write no new row."""
         dry = self.dry_run(force_dry_run)
-        outcome = Outcome(failure_type, dry, "unresolved")
-        base = {"source": trigger, "failure_type": failure_type, "dry_run": dry, **(alert or {})}
+        host = self.host if failure_type in HOST_FAILURES else None
+        outcome = Outcome(failure_type, dry, "unresolved", host=host)
+        base = {
+            "source": trigger,
+            "failure_type": failure_type,
+            "dry_run": dry,
+            "host": host,
+            **(alert or {}),
+        }
 
         def note(action: str | None, status: str, **fields: Any) -> int | None:
             event = history.record(
@@ -105,7 +118,7 @@ class Recovery:
                 note(None, "paused", details={"pause": paused})
             return self._done(outcome, "paused", f"recovery is paused since {paused['since']}")
         window = self.now() - timedelta(seconds=self.settings.recovery_budget_window_s)
-        done = history.executed_since(self.db, failure_type, window, dry)
+        done = history.executed_since(self.db, failure_type, window, dry, host)
         if len(done) >= self.settings.recovery_budget:
             reason = (
                 f"{failure_type}: {len(done)} recovery actions in the last "
@@ -141,7 +154,7 @@ class Recovery:
             except Refused as refusal:
                 refusals.append(f"{action}: {refusal}")
                 repeated = quiet and history.last_refusal(
-                    self.db, failure_type, action, dry
+                    self.db, failure_type, action, dry, host
                 ) == str(refusal)
                 if repeated:  # the same refusal, every check of a lasting episode: once
                     continue
@@ -246,7 +259,9 @@ class Recovery:
         """Tell a person once per window and kind; after that, stay silent and do nothing.
         ``observation``: the check's figures, which the notice carries (None when the budget
         stopped recovery before anything was checked)."""
-        if history.escalated_since(self.db, failure_type, window, outcome.dry_run, kind):
+        if history.escalated_since(
+            self.db, failure_type, window, outcome.dry_run, kind, outcome.host
+        ):
             if not quiet:
                 note("notify_admin", "suppressed", target=kind, details={"reason": reason})
             return self._done(outcome, "suppressed", f"already escalated ({kind}) in this window")
@@ -263,7 +278,7 @@ class Recovery:
             plan = REGISTRY["notify_admin"].plan(ctx)
         except Refused as refusal:
             repeated = quiet and history.last_refusal(
-                self.db, failure_type, "notify_admin", outcome.dry_run
+                self.db, failure_type, "notify_admin", outcome.dry_run, outcome.host
             ) == str(refusal)
             if not repeated:
                 note(

@@ -2,7 +2,8 @@
 
 One row per detection (``action`` NULL) and per action, with the trigger
 (``source``: detector, alertmanager, manual), failure type, outcome
-(``status``), dry-run flag, context (``details``) and times. Budgets, backoff,
+(``status``), dry-run flag, the host it concerns (memory and CPU are per host),
+context (``details``) and times. Budgets, backoff,
 the pause switch and ``bl_recovery_actions_total`` are all read from here, so
 they hold across restarts, processes and hosts.
 """
@@ -63,15 +64,20 @@ def pause_state(db: Database) -> dict[str, Any] | None:
         return {"since": row.created_at.isoformat(), **(row.details or {})}
 
 
+def _on(query: Any, host: str | None) -> Any:
+    """Rows of one host when ``host`` is given (memory, CPU); of the deployment otherwise."""
+    return query if host is None else query.where(RecoveryEvent.host == host)
+
+
 def executed_since(
-    db: Database, failure_type: str, since: datetime, dry_run: bool
+    db: Database, failure_type: str, since: datetime, dry_run: bool, host: str | None = None
 ) -> list[datetime]:
     """When actions for ``failure_type`` ran (or, in dry-run, would have run) since ``since``."""
     statuses = ("dry_run",) if dry_run else EXECUTED
     with db.scope() as session:
         return list(
             session.scalars(
-                select(RecoveryEvent.created_at)
+                _on(select(RecoveryEvent.created_at), host)
                 .where(RecoveryEvent.failure_type == failure_type)
                 .where(RecoveryEvent.action.is_not(None))
                 .where(RecoveryEvent.action != "notify_admin")
@@ -83,11 +89,13 @@ def executed_since(
         )
 
 
-def last_refusal(db: Database, failure_type: str, action: str, dry_run: bool) -> str | None:
+def last_refusal(
+    db: Database, failure_type: str, action: str, dry_run: bool, host: str | None = None
+) -> str | None:
     """The reason of the latest refusal of ``action`` for ``failure_type``, if any."""
     with db.scope() as session:
         row = session.scalars(
-            select(RecoveryEvent)
+            _on(select(RecoveryEvent), host)
             .where(RecoveryEvent.failure_type == failure_type)
             .where(RecoveryEvent.action == action)
             .where(RecoveryEvent.status == "refused")
@@ -99,14 +107,18 @@ def last_refusal(db: Database, failure_type: str, action: str, dry_run: bool) ->
 
 
 def escalated_since(
-    db: Database, failure_type: str, since: datetime, dry_run: bool, kind: str
+    db: Database,
+    failure_type: str,
+    since: datetime,
+    dry_run: bool,
+    kind: str,
+    host: str | None = None,
 ) -> bool:
     """Whether a person was already told about ``failure_type`` for this ``kind`` of
     escalation (``chain``: the actions did not fix it; ``budget``: recovery stopped)."""
     with db.scope() as session:
         found = session.scalar(
-            select(func.count())
-            .select_from(RecoveryEvent)
+            _on(select(func.count()).select_from(RecoveryEvent), host)
             .where(RecoveryEvent.failure_type == failure_type)
             .where(RecoveryEvent.status == "escalated")
             .where(RecoveryEvent.target == kind)
@@ -114,6 +126,18 @@ def escalated_since(
             .where(RecoveryEvent.created_at >= since)
         )
     return bool(found)
+
+
+def claim(db: Database, event_id: int) -> bool:
+    """Take a pending alert for handling; False when another watcher took it first."""
+    with db.scope() as session:
+        taken = session.execute(
+            update(RecoveryEvent)
+            .where(RecoveryEvent.id == event_id)
+            .where(RecoveryEvent.status == "pending")
+            .values(status="handling")
+        )
+        return taken.rowcount == 1
 
 
 def pending_alerts(db: Database) -> list[RecoveryEvent]:
@@ -141,6 +165,7 @@ def as_dict(row: RecoveryEvent) -> dict[str, Any]:
         "alert_name": row.alert_name,
         "fingerprint": row.fingerprint,
         "target": row.target,
+        "host": row.host,
         "context": row.details or {},
         "error": row.error,
     }

@@ -1,9 +1,13 @@
-"""One acting recovery process at a time, across hosts.
+"""One acting recovery process at a time, per scope.
+
+Two scopes: the deployment (database, Redis, analyses' time limits: one leader
+among all hosts) and each host (its own memory and CPU: one leader on every
+host, since only a process on that host can see and stop its workers).
 
 PostgreSQL: a session advisory lock held on a connection of its own for as
 long as the process leads — if the process dies, its connection closes and the
-lock goes with it. SQLite (one machine): an exclusive ``flock`` on
-``BL_DATA_DIR/recovery.lock``, released by the kernel when the process dies.
+lock goes with it. SQLite (one machine): an exclusive ``flock`` on a file in
+``BL_DATA_DIR``, released by the kernel when the process dies.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +26,27 @@ from bizlogic.private_fs import ensure_private_dir, open_private
 from bizlogic.store.db import Database
 
 ADVISORY_KEY = 0x626C7265636F76  # "blrecov"
+HOST_ADVISORY_CLASS = 0x626C7268  # "blrh"; (class, crc32(host)): the two-key space
+
+
+def _signed32(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 class LeaderLock:
-    def __init__(self, db: Database, data_dir: Path) -> None:
-        self.db, self.path = db, data_dir / "recovery.lock"
+    """``host=None``: the deployment's lock; ``host="name"``: that host's lock."""
+
+    def __init__(self, db: Database, data_dir: Path, host: str | None = None) -> None:
+        self.db, self.host = db, host
+        if host is None:
+            self.path = data_dir / "recovery.lock"
+            self._args, self._keys = "(:a)", {"a": ADVISORY_KEY}
+        else:
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:100]
+            self.path = data_dir / f"recovery-host-{safe}.lock"
+            key = _signed32(zlib.crc32(host.encode()))
+            self._args = "(:a, :b)"
+            self._keys = {"a": HOST_ADVISORY_CLASS, "b": key}
         self._conn: Any = None
         self._fd: int | None = None
 
@@ -38,7 +60,7 @@ class LeaderLock:
         if self.db.dialect == "postgresql":
             conn = self.db.engine.connect()
             try:
-                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+                got = conn.execute(text(f"SELECT pg_try_advisory_lock{self._args}"), self._keys)
                 if got.scalar():
                     conn.commit()
                     self._conn = conn
@@ -75,7 +97,7 @@ class LeaderLock:
     def release(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                self._conn.execute(text(f"SELECT pg_advisory_unlock{self._args}"), self._keys)
                 self._conn.commit()
             with contextlib.suppress(Exception):
                 self._conn.close()
