@@ -6,7 +6,7 @@ DEMO   := demo
 DEMO_RECORDS ?= 20000
 DEMO_PORT ?= 8000
 
-.PHONY: demo demo-stop test lint bench clean
+.PHONY: demo demo-stop test lint bench dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,29 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/mining.py
+
+# A release: the wheel and the sdist of this checkout in $(DIST)/, their names and SHA-256.
+# `build` makes the sdist, then the wheel from the sdist (so a file missing from the sdist
+# is missing from the wheel too), in an isolated environment with the build requirements
+# of pyproject.toml from PyPI. The wheel's file dates are the last commit's: one commit
+# builds the same wheel byte for byte, as long as setuptools is the same (the sdist's dates
+# are the build's). Older builds in $(DIST)/ are removed first; DIST=… builds elsewhere.
+DIST ?= dist
+
+$(VENV)/.installed-build: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'build>=1.2'
+	touch $@
+
+dist: $(VENV)/.installed-build
+	@mkdir -p $(DIST)
+	@rm -f $(DIST)/superinsight_bizlogic-*
+	@echo "$(BIN)/python -m build --outdir $(DIST) .  (its output: $(DIST)/build.log, kept if it fails)"
+	@SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+		$(BIN)/python -m build --outdir $(DIST) . > $(DIST)/build.log 2>&1 \
+		|| { tail -n 30 $(DIST)/build.log; exit 1; }
+	@rm -f $(DIST)/build.log
+	@echo "Built (SHA-256, file):"
+	@cd $(DIST) && sha256sum superinsight_bizlogic-*
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

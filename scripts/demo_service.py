@@ -82,29 +82,24 @@ def main() -> None:
             return False
 
     _wait(alive, 60, "the server")
-    token = (
-        subprocess.run(
+
+    def token(*extra: str) -> str:
+        """An admin token (or, with --open, a one-time sign-in link) for 7 days."""
+        made = subprocess.run(
             [
-                str(bin_dir / "bizlogic"),
-                "token",
-                "create",
-                "--user",
-                "demo-admin",
-                "--role",
-                "system_admin",
-                "--ttl",
-                "7d",
+                *(str(bin_dir / "bizlogic"), "token", "create", "--user", "demo-admin"),
+                *("--role", "system_admin", "--ttl", "7d", *extra),
             ],
             env=env,
             capture_output=True,
             text=True,
             check=True,
         )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+        return made.stdout.strip().splitlines()[-1]
+
+    admin_token = token()
     with httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=120
     ) as client:
         imported = client.post(
             f"{BASE}/projects/{args.project}/records",
@@ -136,20 +131,7 @@ def main() -> None:
                 f"  {rule['pattern']}  (confidence {rule['confidence']:.2f}, "
                 f"support {rule['support_count']})"
             )
-    link = (
-        subprocess.run(
-            [
-                *(str(bin_dir / "bizlogic"), "token", "create", "--user", "demo-admin"),
-                *("--role", "system_admin", "--ttl", "7d", "--open", "--url", url),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    link = token("--open", "--url", url)
     print(f"""
 The service is running (pid {server.pid}, data in {data_dir}):
   console    {url}/console/  (sign in with the token below, or open this link
@@ -159,7 +141,7 @@ The service is running (pid {server.pid}, data in {data_dir}):
   metrics    {url}/metrics
   rules      curl -H "Authorization: Bearer $TOKEN" {url}{BASE}/rules/{args.project}
 Admin token (7 days):
-TOKEN={token}
+TOKEN={admin_token}
 Stop it with: make demo-stop""")
 
 

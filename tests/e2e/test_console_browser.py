@@ -11,6 +11,7 @@ the screenshots of docs/console.md are taken again.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -82,8 +83,11 @@ class Console:
         if message.type == "error" or "Content Security Policy" in message.text:
             self.problems.append(f"console {message.type}: {message.text}")
 
-    def sign_in(self, token: str) -> None:
+    def sign_in(self, token: str, shot: str | None = None) -> None:
         self.page.goto(f"{self.url}/console/#/signin")
+        if shot:
+            self.settled("#/signin")
+            self.shot(shot)
         self.page.get_by_label(re.compile("Access token|访问令牌")).fill(token)
         self.page.get_by_role("button", name=re.compile("^(Sign in|登录)$")).click()
         self.settled("#/projects")
@@ -101,10 +105,10 @@ class Console:
             self.page.wait_for_url(re.compile(re.escape(hash_)))
         self.page.locator("#main:not([aria-busy]) h1").wait_for()
 
-    def shot(self, name: str) -> None:
+    def shot(self, name: str, *, for_docs: bool = True) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        if os.environ.get("BL_UPDATE_DOCS") == "1":
+        if for_docs and os.environ.get("BL_UPDATE_DOCS") == "1":
             DOC_SHOTS.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(DOC_SHOTS / f"{name}.png"), full_page=False)
 
@@ -118,7 +122,7 @@ def console(browser, served, request) -> Iterator[Console]:
     yield tab
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
-        tab.shot(f"failed-{request.node.name}")
+        tab.shot(f"failed-{request.node.name}", for_docs=False)
     problems = list(tab.problems)
     tab.close()
     assert not problems, problems
@@ -146,7 +150,7 @@ def upload(console: Console, project: str, file: Path, control: str = "") -> str
 
 def test_upload_analyse_and_curate(console, served):
     """The analyst's path: upload, analyse to completion, then work on the rules."""
-    console.sign_in(served["tokens"]["business_expert"])
+    console.sign_in(served["tokens"]["business_expert"], shot="signin")
     page = console.page
     summary = upload(console, "ls-real", LABEL_STUDIO, control="topic=label")
     stored = api(served, "business_expert", "GET", "/stats/ls-real").json()
@@ -154,6 +158,15 @@ def test_upload_analyse_and_curate(console, served):
     assert re.search(r"Imported\s+31", summary), summary
     assert re.search(r"Rejected\s+0", summary), summary
     assert re.search(r"Format\s+labelstudio-json", summary), summary
+
+    # a file with one bad row: the rejects are listed with their line and reason
+    bad = served["records"].with_name("two-rows.jsonl")
+    bad.write_text('{"id": "ok-1", "text": "fine"}\n{"id": "bad-1"}\n', encoding="utf-8")
+    summary = upload(console, "ls-real", bad)
+    assert re.search(r"Imported\s+1", summary) and re.search(r"Rejected\s+1", summary)
+    rejects = page.get_by_role("table", name="Rejected rows").locator("tbody tr")
+    assert rejects.count() == 1
+    assert rejects.first.inner_text().split("\t") == ["2", "text", "missing", '{"id": "bad-1"}']
 
     summary = upload(console, "demo", served["records"])
     assert re.search(r"Imported\s+3000", summary), summary
@@ -208,13 +221,13 @@ def test_upload_analyse_and_curate(console, served):
 
     # switch the first rule off; after a reload it is still off, as the API says
     rule_id = page.locator("tbody tr[data-rule]").first.get_attribute("data-rule")
-    box = page.get_by_label(f"Rule {rule_id} active")
+    box = page.get_by_label(f"Rule {rule_id} active", exact=True)
     assert box.is_checked()
     box.uncheck()
     page.get_by_text(f"Rule {rule_id} switched off").wait_for()
     page.reload()
     console.settled()
-    assert not page.get_by_label(f"Rule {rule_id} active").is_checked()
+    assert not page.get_by_label(f"Rule {rule_id} active", exact=True).is_checked()
     stored_rule = next(
         r
         for r in api(served, "business_expert", "GET", "/rules/demo", params={"limit": 1000})
@@ -222,8 +235,41 @@ def test_upload_analyse_and_curate(console, served):
         if str(r["id"]) == rule_id
     )
     assert stored_rule["is_active"] is False and stored_rule["curated_by"] == "business_expert-1"
+    # export the rules as JSON: the file holds every rule of the project
+    with page.expect_download() as downloaded:
+        page.get_by_role("button", name="Export", exact=True).click()
+    exported = json.loads(Path(downloaded.value.path()).read_text(encoding="utf-8"))
+    assert downloaded.value.suggested_filename == "bizlogic-demo.json"
+    assert len(exported["rules"]) == rules["total"]
+    # import that file into another project, then apply two rules by copying them
+    console.open("#/projects/imported/rules")
+    exported_file = served["records"].with_name("bizlogic-demo.json")
+    exported_file.write_text(json.dumps(exported), encoding="utf-8")
+    form = page.locator("form", has=page.get_by_role("heading", name="Import rules"))
+    form.get_by_label("File made by an export").set_input_files(str(exported_file))
+    form.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text(f"Imported {rules['total']}, replaced 0, skipped 0").wait_for()
+    imported = api(served, "business_expert", "GET", "/rules/imported").json()
+    assert imported["total"] == rules["total"]
     console.open("#/projects/demo/rules")
-    trail = page.get_by_role("table", name="Who changed what").locator("tbody tr").first
+    picked = page.locator("tbody tr[data-rule]").nth(1).get_attribute("data-rule")
+    page.get_by_label(f"Select rule {rule_id}", exact=True).check()
+    page.get_by_label(f"Select rule {picked}", exact=True).check()
+    form = page.locator("form", has=page.get_by_role("heading", name=re.compile("^Apply")))
+    form.get_by_label("Target project").fill("applied")
+    form.get_by_label("Mode").select_option("copy")
+    form.get_by_role("button", name="Apply", exact=True).click()
+    page.get_by_text("2 rules applied to applied").wait_for()
+    target = api(served, "business_expert", "GET", "/rules/applied").json()
+    source = {r["id"]: r for r in rules["rules"]}
+    assert sorted(r["pattern"] for r in target["rules"]) == sorted(
+        source[int(i)]["pattern"] for i in (rule_id, picked)
+    )
+
+    console.open("#/projects/demo/rules")
+    trail = page.get_by_role("table", name="Who changed what").locator(
+        "tbody tr", has_text="rule.toggle"
+    )
     assert trail.inner_text().split("\t")[1:4] == [
         "business_expert-1 (business_expert)",
         "rule.toggle",
@@ -280,10 +326,21 @@ def test_language_follows_the_browser_and_switches(browser, served):
         tab.open("#/projects/demo/rules")
         assert page.locator("#main h1").inner_text() == "demo 的规则"
         tab.shot("rules-zh")
+        # insights in the page's language: the API's Chinese text of the same insight
+        tab.open("#/projects/demo/insights")
+        first = page.locator("article.insight").first
+        insight_id = first.get_attribute("data-insight")
+        chinese = api(
+            served, "system_admin", "GET", "/insights/demo", params={"lang": "zh", "limit": 200}
+        ).json()["insights"]
+        [expected] = [i for i in chinese if str(i["id"]) == insight_id]
+        assert first.locator("h3").inner_text() == expected["title"]
+        assert re.search(r"[\u4e00-\u9fff]", expected["description"])
+        tab.shot("insights-zh")
         page.get_by_label("语言").select_option("en")
         tab.settled()
         assert page.locator("html").get_attribute("lang") == "en"
-        assert page.locator("#main h1").inner_text() == "Rules of demo"
+        assert page.locator("#main h1").inner_text() == "Insights and patterns of demo"
         tab.open("#/projects")  # the pick is remembered over the browser's language
         assert page.locator("#main h1").inner_text() == "Projects"
         assert not tab.problems, tab.problems

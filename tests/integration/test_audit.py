@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 
 from bizlogic.api.app import create_app
 from bizlogic.api.auth import create_token
-from bizlogic.api.routes.overview import AuditAction
 from bizlogic.jobs.queue import QueueUnavailable
 from bizlogic.mining.model import Condition, Rule
 from bizlogic.mining.registry import ALGORITHM_NAMES
 from bizlogic.settings import Settings
 from bizlogic.store import audit, migrations
+from bizlogic.store.audit import AuditAction
 from bizlogic.store.jobs import create_job
 from bizlogic.store.results import upsert_rule
 from bizlogic.store.tables import AnalysisJob, AuditEvent, InsightRow

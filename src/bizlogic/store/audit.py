@@ -14,7 +14,7 @@ net for free text such as a pause reason.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -24,8 +24,9 @@ from bizlogic.store.paging import fetch_page
 from bizlogic.store.tables import AuditEvent
 from bizlogic.telemetry.redact import redact
 
-# Every action an API route records; the API's ?action= filter accepts exactly these.
-ACTIONS = (
+# Every action an API route records; the API's ?action= filter accepts exactly these
+# (a Literal, so OpenAPI lists them too).
+AuditAction = Literal[
     "records.import",
     "analysis.start",
     "job.cancel",
@@ -38,7 +39,8 @@ ACTIONS = (
     "data.export",
     "recovery.pause",
     "recovery.resume",
-)
+]
+ACTIONS: tuple[str, ...] = get_args(AuditAction)
 TARGET_MAX = 255
 USER_MAX = 255
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -99,16 +99,21 @@ def require_job(session: Session, job_id: str) -> AnalysisJob:
 
 def list_jobs(
     session: Session,
-    project_id: str,
+    projects: str | Collection[str] | None,
     *,
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[AnalysisJob], int]:
-    """A project's jobs, newest first, and how many match in total."""
+    """Jobs of one project, of several, or (``None``) of all, newest first, and how many
+    match in total."""
     if status is not None and status not in JOB_STATUSES:
         raise ValueError(f"status: must be one of {', '.join(JOB_STATUSES)}")
-    statement = select(AnalysisJob).where(AnalysisJob.project_id == project_id)
+    statement = select(AnalysisJob)
+    if isinstance(projects, str):
+        statement = statement.where(AnalysisJob.project_id == projects)
+    elif projects is not None:
+        statement = statement.where(AnalysisJob.project_id.in_(list(projects)))
     if status is not None:
         statement = statement.where(AnalysisJob.status == status)
     order = [AnalysisJob.created_at.desc(), AnalysisJob.job_id]

@@ -14,9 +14,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bizlogic.records.schema import format_timestamp
-from bizlogic.store.paging import check_page, fetch_page
+from bizlogic.store.paging import check_page
 from bizlogic.store.tables import (
-    JOB_STATUSES,
     AnalysisJob,
     AnnotationRow,
     InsightRow,
@@ -126,20 +125,3 @@ def list_projects(
         )
     return items, total
 
-
-def list_recent_jobs(
-    session: Session,
-    project_ids: Collection[str] | None = None,
-    *,
-    status: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[AnalysisJob], int]:
-    """Jobs of the given projects (``None``: all), newest first, and how many match."""
-    if status is not None and status not in JOB_STATUSES:
-        raise ValueError(f"status: must be one of {', '.join(JOB_STATUSES)}")
-    statement = select(AnalysisJob).where(*_within(AnalysisJob.project_id, project_ids))
-    if status is not None:
-        statement = statement.where(AnalysisJob.status == status)
-    order = [AnalysisJob.created_at.desc(), AnalysisJob.job_id]
-    return fetch_page(session, statement, order, limit, offset)

@@ -31,8 +31,8 @@ from bizlogic.store.jobs import (
     create_job_within_limit,
     discard_job,
     get_job,
+    list_jobs,
 )
-from bizlogic.store.overview import list_recent_jobs
 from bizlogic.store.tables import AnalysisJob
 from bizlogic.telemetry.logging import log_user_action
 
@@ -238,7 +238,7 @@ async def recent_jobs(
 
     def read() -> dict[str, Any]:
         with state.db.scope() as session:
-            jobs, total = list_recent_jobs(
+            jobs, total = list_jobs(
                 session, scope, status=status, limit=limit, offset=offset
             )
             return {

@@ -8,7 +8,7 @@ changes status), and each is a handful of indexed queries.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
@@ -25,25 +25,11 @@ from bizlogic.api.state import AppState, app_state
 from bizlogic.api.types import Limit, Offset
 from bizlogic.records.schema import format_timestamp
 from bizlogic.store import audit
+from bizlogic.store.audit import AuditAction
 from bizlogic.store.overview import list_projects
 
 router = APIRouter(prefix="/api/business-logic", tags=["overview"])
 
-# store/audit.py ACTIONS, spelled out so OpenAPI lists them (a test keeps the two equal).
-AuditAction = Literal[
-    "records.import",
-    "analysis.start",
-    "job.cancel",
-    "rule.confidence",
-    "rule.toggle",
-    "rule.delete",
-    "rules.import",
-    "rules.apply",
-    "insight.acknowledge",
-    "data.export",
-    "recovery.pause",
-    "recovery.resume",
-]
 
 
 @router.get("/me")

@@ -14,6 +14,16 @@ export function sayError(error) {
   say(`${t("Error")}${code}: ${error && error.message ? error.message : String(error)}`, "error");
 }
 
+let pending = null;
+
+// A message for after the page is drawn again (a change that redraws the page).
+export function sayNext(message, kind = "info") {
+  pending = [message, kind];
+}
+
+// Each page starts with an empty region, or with the message left for it.
 export function quiet() {
   replace(region());
+  if (pending) say(...pending);
+  pending = null;
 }

@@ -5,7 +5,7 @@ import { api } from "../api.js";
 import { h, number, replace, when } from "../dom.js";
 import { t } from "../i18n.js";
 import { can } from "../session.js";
-import { say, sayError } from "../status.js";
+import { say, sayError, sayNext } from "../status.js";
 import { jobStatus } from "../jobs.js";
 
 export async function show(main) {
@@ -122,7 +122,7 @@ function recoveryCard(recovery) {
     try {
       if (paused) await api("POST", "/recovery/resume");
       else await api("POST", "/recovery/pause", { body: { reason: reason.value || undefined } });
-      say(paused ? t("Recovery resumed") : t("Recovery paused"), "ok");
+      sayNext(paused ? t("Recovery resumed") : t("Recovery paused"), "ok");
       window.dispatchEvent(new HashChangeEvent("hashchange"));
     } catch (error) {
       button.disabled = false;

@@ -6,7 +6,7 @@ import { config } from "../config.js";
 import { field, h, highlighted, number, percent, replace, scientific, when } from "../dom.js";
 import { t } from "../i18n.js";
 import { can } from "../session.js";
-import { say, sayError } from "../status.js";
+import { say, sayError, sayNext } from "../status.js";
 import { projectTabs } from "./tabs.js";
 
 const PAGE = 50;
@@ -254,7 +254,7 @@ function deleteButton(rule) {
     if (!window.confirm(t("Delete rule {id}? {pattern}", { id: rule.id, pattern: rule.pattern }))) return;
     try {
       await api("DELETE", `/rules/${rule.id}`);
-      say(t("Rule {id} deleted", { id: rule.id }), "ok");
+      sayNext(t("Rule {id} deleted", { id: rule.id }), "ok");
       window.dispatchEvent(new HashChangeEvent("hashchange"));
     } catch (error) {
       sayError(error);
@@ -313,7 +313,7 @@ function importForm(projectId) {
         query: { project_id: projectId, conflict: conflict.value, format: yaml ? "yaml" : "json" },
         contentType: yaml ? "application/yaml" : "application/json",
       });
-      say(t("Imported {imported}, replaced {replaced}, skipped {skipped}", result), "ok");
+      sayNext(t("Imported {imported}, replaced {replaced}, skipped {skipped}", result), "ok");
       window.dispatchEvent(new HashChangeEvent("hashchange"));
     } catch (error) {
       sayError(error);
