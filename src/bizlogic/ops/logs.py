@@ -285,7 +285,9 @@ class _Line(msgspec.Struct, gc=False):
     action: str | None = None
     user_id: str | None = None
     project_id: str | None = None
-    message: str | None = None
+    # Kept raw: every line has a message, an error entry is one in thousands. Decoded for
+    # the few lines a newest list keeps (`_offer`), so no block stays referenced.
+    message: msgspec.Raw | str | None = None
     resource: str | None = None
 
 
@@ -1049,6 +1051,11 @@ class LogAnalyzer:
                 heapq.heappush(heap, item)
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
+            else:
+                continue
+            record = picked[k]
+            if isinstance(record.message, msgspec.Raw):
+                record.message = _raw_text(record.message)
         self._arrivals = arrival
 
     def _keep(self, heap: list[Any], item: tuple[int, int, int, int, Any]) -> None:
@@ -1154,6 +1161,11 @@ class LogAnalyzer:
             if which in (name, "all"):
                 result[name] = getattr(self, name)()
         return result
+
+
+def _raw_text(raw: msgspec.Raw) -> str | None:
+    """A raw JSON value as a line read whole (`feed`) would give it to the report."""
+    return _text(msgspec.json.decode(raw))
 
 
 def _getter(record: _Line | dict[str, Any]) -> Callable[[str], Any]:
