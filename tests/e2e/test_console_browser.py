@@ -129,9 +129,8 @@ def console(browser, served, request) -> Iterator[Console]:
 
 
 def api(served: dict[str, Any], role: str, method: str, path: str, **kwargs: Any) -> Any:
-    headers = {"Authorization": f"Bearer {served['tokens'][role]}"}
-    response = httpx.request(method, f"{served['url']}{API}{path}", headers=headers, **kwargs)
-    return response
+    headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {served['tokens'][role]}"}
+    return httpx.request(method, f"{served['url']}{API}{path}", headers=headers, **kwargs)
 
 
 def upload(console: Console, project: str, file: Path, control: str = "") -> str:
@@ -295,7 +294,7 @@ def test_acknowledge_an_insight_and_every_chart_drawn(console, served):
     stored = api(served, "business_expert", "GET", "/insights/demo", params={"limit": 200})
     [insight] = [i for i in stored.json()["insights"] if str(i["id"]) == insight_id]
     assert insight["acknowledged"] is True
-    for chart in ("chart-annotators", "chart-bias", "chart-trends"):
+    for chart in ("chart-annotators", "chart-bias", "chart-agreement", "chart-trends"):
         assert_drawn(page, chart)
     console.shot("insights")
 
@@ -434,3 +433,47 @@ def test_a_one_time_sign_in_link_works_once(browser, served):
     assert expired.status_code == 401 and expired.json()["error"]["code"] == "UNAUTHORIZED"
     bad = httpx.post(f"{served['url']}{API}/signin", json={"code": "short"})
     assert bad.status_code == 422
+
+
+def test_edit_delete_and_cancel(console, served, tmp_path):
+    """Set a rule's confidence, delete a rule, and cancel a running analysis."""
+    console.sign_in(served["tokens"]["business_expert"])
+    page = console.page
+    console.open("#/projects/demo/rules")
+    before = api(served, "business_expert", "GET", "/rules/demo", params={"limit": 1000}).json()
+    row = page.locator("tbody tr[data-rule]").nth(2)
+    rule_id = row.get_attribute("data-rule")
+    row.get_by_label(f"Confidence of rule {rule_id}", exact=True).fill("0.55")
+    row.get_by_role("button", name="Save").click()
+    page.get_by_text(f"Confidence of rule {rule_id} set to 55.0%").wait_for()
+    stored = api(served, "business_expert", "GET", "/rules/demo", params={"limit": 1000}).json()
+    [edited] = [r for r in stored["rules"] if str(r["id"]) == rule_id]
+    assert edited["confidence"] == 0.55 and edited["curated_by"] == "business_expert-1"
+
+    victim = page.locator("tbody tr[data-rule]").nth(3).get_attribute("data-rule")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Delete rule …?"
+    page.locator(f"tr[data-rule='{victim}']").get_by_role("button", name="Delete").click()
+    page.get_by_text(f"Rule {victim} deleted").wait_for()
+    page.locator(f"tr[data-rule='{victim}']").wait_for(state="detached")  # drawn again
+    after = api(served, "business_expert", "GET", "/rules/demo", params={"limit": 1000}).json()
+    assert after["total"] == before["total"] - 1
+    assert victim not in {str(r["id"]) for r in after["rules"]}
+
+    # a project big enough that its analysis runs for a while, cancelled from the page
+    big = tmp_path / "big.jsonl"
+    made = bizlogic(served["env"], "demo-data", str(big), "--records", "60000", "--seed", "3")
+    assert made.returncode == 0, made.stderr
+    sent = api(
+        served, "business_expert", "POST", "/projects/big/records",
+        content=big.read_bytes(), headers={"Content-Type": "application/x-ndjson"}, timeout=300,
+    )  # fmt: skip
+    assert sent.status_code == 200, sent.text
+    console.open("#/projects")
+    form = page.locator("form", has=page.get_by_role("heading", name="Analyse a project"))
+    form.get_by_label("Project").fill("big")
+    form.get_by_role("button", name="Start analysis").click()
+    form.get_by_role("button", name="Cancel").click()
+    page.get_by_text(re.compile(r"^cancelled")).first.wait_for(timeout=120_000)
+    jobs = api(served, "business_expert", "GET", "/jobs", params={"project_id": "big"}).json()
+    assert [job["status"] for job in jobs["jobs"]] == ["cancelled"]
+    assert api(served, "business_expert", "GET", "/rules/big").json()["total"] == 0

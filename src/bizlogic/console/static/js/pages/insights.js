@@ -18,6 +18,7 @@ export async function show(main, { args, params }) {
   ]);
   const behaviour = figure("chart-annotators", t("Annotators: records and median time per record"), t("Bars: records per annotator; line: median seconds spent on a record. Outliers are named in the insights."));
   const bias = figure("chart-bias", t("Annotators: share of each sentiment compared with the others"), t("Percentage points above (or below) the other annotators' share of the same sentiment."));
+  const agreement = figure("chart-agreement", t("Annotators: agreement with the others on the same tasks"), t("Share of an annotator's sentiment judgements that match the majority of the others on the same task, against the other annotators' share; the line is the mean Cohen's kappa of the annotator's pairs."));
   const trends = figure("chart-trends", t("Trends and change points"), t("Each trend from its start to its end value; change points as the share before and after the date."));
   const filter = h(
     "label",
@@ -36,10 +37,10 @@ export async function show(main, { args, params }) {
     h("h1", {}, t("Insights and patterns of {project}", { project: projectId })),
     projectTabs(projectId, "insights"),
     h("section", { "aria-labelledby": "insights-title" }, h("h2", { id: "insights-title" }, t("Insights ({n})", { n: insights.total })), filter, h("div", { class: "cards" }, insights.insights.map(card))),
-    h("section", { class: "figures", "aria-label": t("Patterns") }, behaviour.node, bias.node, trends.node),
+    h("section", { class: "figures", "aria-label": t("Patterns") }, behaviour.node, bias.node, agreement.node, trends.node),
   );
   const byType = (type) => patterns.patterns.filter((p) => p.pattern_type === type);
-  await Promise.all([drawAnnotators(behaviour.area, byType("annotator_profile")), drawBias(bias.area, byType("annotator_profile")), drawTrends(trends.area, patterns.patterns)]);
+  await Promise.all([drawAnnotators(behaviour.area, byType("annotator_profile")), drawBias(bias.area, byType("annotator_profile")), drawAgreement(agreement.area, byType("annotator_profile")), drawTrends(trends.area, patterns.patterns)]);
 }
 
 function card(insight) {
@@ -104,6 +105,26 @@ async function drawBias(area, profiles) {
         return Number((100 * ((d.shares[value] || 0) - (d.rest_shares[value] || 0))).toFixed(2));
       }),
     })),
+  });
+}
+
+async function drawAgreement(area, profiles) {
+  const rows = profiles
+    .map((p) => p.data)
+    .filter((d) => d.columns && d.columns.sentiment && d.columns.sentiment.agreement)
+    .sort((a, b) => a.annotator.localeCompare(b.annotator));
+  if (!rows.length) return empty(area, t("No task was judged by several annotators."));
+  const share = (value) => (value === null || value === undefined ? null : Number((100 * value).toFixed(1)));
+  await draw(area, {
+    tooltip: { trigger: "axis" },
+    legend: { data: [t("agrees with the others"), t("the others' agreement"), t("mean kappa")] },
+    xAxis: { type: "category", data: rows.map((r) => r.annotator) },
+    yAxis: [{ type: "value", name: "%", max: 100 }, { type: "value", name: "κ", min: -1, max: 1 }],
+    series: [
+      { name: t("agrees with the others"), type: "bar", data: rows.map((r) => share(r.columns.sentiment.agreement.rate)) },
+      { name: t("the others' agreement"), type: "bar", data: rows.map((r) => share(r.columns.sentiment.agreement.rest_rate)) },
+      { name: t("mean kappa"), type: "line", yAxisIndex: 1, data: rows.map((r) => r.columns.sentiment.agreement.mean_pair_kappa ?? null) },
+    ],
   });
 }
 
