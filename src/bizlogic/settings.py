@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     recovery_alerts: str = ""  # "AlertName=failure_type;…" added to the default mapping
     recovery_restart_units: str = ""  # "failure_type=unit,unit;…"; else BL_SERVICE_UNITS
     recovery_scale_units: str = ""  # extra worker units scale_up may start, in order
+    # Capacity planning (``maintain`` step ``capacity``; ``tune`` and ``report`` project):
+    capacity_horizon_days: int = Field(default=30, ge=1, le=3650)  # warn when a limit is nearer
+    capacity_retention_days: int = Field(default=400, ge=7)  # samples kept this long
+    # Periodic reports (``bizlogic report``): where --send and the timer keep their files.
+    report_lang: Literal["en", "zh"] = "en"
+    # Failure drills (``bizlogic drill``): the YAML naming what a drill may touch.
+    drill_config: Path | None = None
 
     @field_validator(
         "database_url",
@@ -112,6 +119,7 @@ class Settings(BaseSettings):
         "log_file",
         "alert_webhook_url",
         "notify_config",
+        "drill_config",
         "prometheus_url",
         "grafana_url",
         "webhook_token",

@@ -23,6 +23,8 @@ TABLES = {
     "uncounted_job_ends",
     "audit_events",
     "signin_links",
+    "capacity_samples",
+    "ops_reports",
 }
 
 

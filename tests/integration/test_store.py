@@ -116,7 +116,7 @@ def test_down_to_base_leaves_only_alembic_version_and_up_restores(db, url):
     assert set(sa.inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
         "alembic_version"
     }
-    assert migrations.current(url) == migrations.head() == "0009"
+    assert migrations.current(url) == migrations.head() == "0010"
     engine.dispose()
 
 

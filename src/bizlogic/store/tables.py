@@ -554,4 +554,62 @@ class SigninLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+class CapacitySample(Base):
+    """One measurement of one resource (revision 0010; ``bizlogic.ops.capacity``).
+
+    ``scope`` is ``deployment`` for shared resources and the host name for a host's
+    own; ``item`` names the table, filesystem or queue ('' when there is one);
+    ``limit_value`` is the resource's limit at that time, where it has one.
+    """
+
+    __tablename__ = "capacity_samples"
+    __table_args__ = (
+        Index("idx_capacity_samples_series", "resource", "item", "scope", "taken_at"),
+        Index("idx_capacity_samples_taken", "taken_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    scope: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(64))
+    item: Mapped[str] = mapped_column(String(255), default="")
+    value: Mapped[float] = mapped_column(Float())
+    limit_value: Mapped[float | None] = mapped_column(Float())
+
+
+class OpsReport(Base):
+    """A document of the operations routine (revision 0010; ``bizlogic.store.ops_reports``):
+    a periodic report, a drill or a tuner run, kept so the next report can compare."""
+
+    __tablename__ = "ops_reports"
+    __table_args__ = (Index("idx_ops_reports_kind_created", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    host: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[dict[str, Any]] = mapped_column(json_column_type(), nullable=False)
+    body: Mapped[dict[str, Any]] = mapped_column(json_column_type(), nullable=False)
+
+    def as_dict(self, *, with_body: bool = False) -> dict[str, Any]:
+        found = {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "created_at": _iso(self.created_at),
+            "window_start": _iso(self.window_start),
+            "window_end": _iso(self.window_end),
+            "host": self.host,
+            "status": self.status,
+            "summary": self.summary,
+        }
+        if with_body:
+            found["body"] = self.body
+        return found
+
+
 TABLE_NAMES = tuple(sorted(Base.metadata.tables))
