@@ -71,9 +71,7 @@ def latest(
         return None if row is None else row.as_dict(with_body=True)
 
 
-def made_between(
-    db: Database, kind: Kind, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
+def made_between(db: Database, kind: Kind, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Documents of ``kind`` made in ``[start, end)``, oldest first, without their bodies."""
     query = (
         select(OpsReport)

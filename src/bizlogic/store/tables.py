@@ -538,7 +538,6 @@ class AuditEvent(Base):
         }
 
 
-
 class SigninLink(Base):
     """A one-time console sign-in link (revision 0008): what the token will grant, not the
     token — it is signed when the link is used, so no bearer token rests in the database.
@@ -553,6 +552,7 @@ class SigninLink(Base):
     ttl_s: Mapped[int] = mapped_column(Integer())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
 
 class CapacitySample(Base):
     """One measurement of one resource (revision 0010; ``bizlogic.ops.capacity``).
