@@ -18,6 +18,10 @@ UNITS = [
     "bizlogic-maintain.service",
     "bizlogic-maintain.timer",
     "bizlogic-recover.service",
+    "bizlogic-report.service",
+    "bizlogic-report.timer",
+    "bizlogic-report-daily.service",
+    "bizlogic-report-daily.timer",
 ]
 
 

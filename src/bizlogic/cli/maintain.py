@@ -47,7 +47,7 @@ def maintain(
     only: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated steps: cache, retention, database, logs, disk, restart."
+            help="Comma-separated steps: cache, retention, database, logs, disk, capacity, restart."
         ),
     ] = None,
     restart: Annotated[
@@ -59,7 +59,8 @@ def maintain(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Housekeeping: cache, retention, VACUUM/REINDEX, old logs, disk alert (and restart).
+    """Housekeeping: cache, retention, VACUUM/REINDEX, old logs, disk alert, capacity
+    samples (and restart).
 
     One run at a time; every run is recorded in maintenance_runs
     (`bizlogic maintain history` lists them) and logged, one line a step.
@@ -70,6 +71,8 @@ def maintain(
       bizlogic maintain --dry-run
 
       bizlogic maintain --only retention,database
+
+      bizlogic maintain --only capacity
 
       bizlogic maintain history --limit 5
     """

@@ -87,7 +87,7 @@ def serve(
             port=port,
             log_config=None,
             proxy_headers=True,
-            access_log=True,
+            access_log=False  # the app writes its own access line (telemetry/http.py),
         )
         return
     if not settings.redis_url:
@@ -110,7 +110,7 @@ def serve(
         port=port,
         log_config=None,
         proxy_headers=True,
-        access_log=True,
+        access_log=False  # the app writes its own access line (telemetry/http.py),
     )
 
 

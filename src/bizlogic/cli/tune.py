@@ -58,7 +58,10 @@ def tune(
     """Measure the system, database, cache and service; print prioritised recommendations.
 
     CPU usage and disk I/O rates are measured over --sample-seconds (3 s by
-    default), as the report's window_s records.
+    default), as the report's window_s records. The capacity section projects
+    the samples `bizlogic maintain` keeps to each resource's limit; limits
+    nearer than BL_CAPACITY_HORIZON_DAYS join the recommendations. Every run
+    is stored in ops_reports (kind tune) for the periodic report.
 
     Reads only, except --apply, which changes nothing but bizlogic's own
     settings (BL_DB_POOL_SIZE, BL_CACHE_TTL_S, BL_WORKER_THREADS,
@@ -98,6 +101,7 @@ def tune(
         print_report(report)
     if apply:
         apply_changes(report, settings, yes)
+    save_run(report, settings)
 
 
 def gather_report(
@@ -127,6 +131,7 @@ def gather_report(
             "cache": facts_mod.cache_facts(settings),
             "application": facts_mod.application_facts(texts),
         }
+        capacity = capacity_section(db, settings)
     finally:
         db.dispose()
     path = overrides_path(settings.data_dir)
@@ -141,9 +146,46 @@ def gather_report(
             "from_environment": sorted(env_name(n) for n in TUNABLE if env_name(n) in os.environ),
         },
         "facts": facts,
-        "recommendations": [r.as_dict() for r in advise(facts, settings)],
+        "capacity": capacity,
+        "recommendations": [r.as_dict() for r in advise(facts, settings, capacity)],
     }
     return report, settings
+
+
+def capacity_section(db: Any, settings: Any) -> dict[str, Any]:
+    """The capacity projections, or why there are none (e.g. a database not migrated)."""
+    from bizlogic.ops.capacity.project import projections
+
+    try:
+        return {"available": True, **projections(db, settings)}
+    except Exception as exc:
+        return {"available": False, "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+
+
+def save_run(report: dict[str, Any], settings: Any) -> int | None:
+    """Keep this run in ops_reports, so the periodic report can list the open
+    recommendations; status is the highest priority among them, ``ok`` when none."""
+    from bizlogic.ops.tune_advice import PRIORITIES
+    from bizlogic.store import ops_reports
+    from bizlogic.store.db import Database
+
+    by_priority = {p: 0 for p in PRIORITIES}
+    for rec in report["recommendations"]:
+        by_priority[rec["priority"]] += 1
+    status = next((p for p in PRIORITIES if by_priority[p]), "ok")
+    summary = {"recommendations": len(report["recommendations"]), "by_priority": by_priority}
+    body = json.loads(json.dumps(report, default=str))
+    db = Database(settings.effective_database_url, pooled=False)
+    try:
+        saved = ops_reports.save(db, "tune", "tune", status, summary, body)
+    except Exception as exc:  # the report was shown; say why it could not be kept
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        err.print(f"[yellow]warning:[/] this run was not stored in ops_reports: {reason}")
+        return None
+    finally:
+        db.dispose()
+    err.print(f"[dim]stored as tune report {saved}[/]")
+    return saved
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -160,6 +202,7 @@ def print_report(report: dict[str, Any]) -> None:
         if fact.get("available"):
             measured.add_row(name, ", ".join(f"{k}={v}" for k, v in _figures(fact)))
     console.print(measured)
+    print_capacity(console, report.get("capacity"))
     recommendations = report["recommendations"]
     if not recommendations:
         console.print("[green]No recommendations: every measured figure is within bounds.[/]")
@@ -184,6 +227,54 @@ def print_report(report: dict[str, Any]) -> None:
             what,
         )
     console.print(table)
+
+
+CAPACITY_STYLE = {"reached": "bold red", "within_horizon": "yellow", "ok": "green"}
+
+
+def print_capacity(console: Console, section: dict[str, Any] | None) -> None:
+    """One row a series: where it stands, how fast it grows, when it reaches its limit."""
+    from bizlogic.ops.capacity.resources import human
+
+    if section is None:
+        return
+    if not section.get("available"):
+        console.print(f"[yellow]capacity: not projected[/] — {section.get('reason')}")
+        return
+    if not section["series"]:
+        console.print("[yellow]capacity: no samples yet[/] — `bizlogic maintain` takes them daily")
+        return
+    table = Table(
+        title=f"capacity (horizon {section['horizon_days']} days, "
+        f"latest sample {section['taken_at']})"
+    )
+    for column in ("resource", "item", "current", "limit", "growth/day", "model", "reaches"):
+        table.add_column(column, no_wrap=column != "item", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    for entry in section["series"]:
+        reaches = "–"
+        if entry["reaches_at"]:
+            reaches = entry["reaches_at"][:10]
+            if entry["days_left"] is not None:
+                reaches += f" ({entry['days_left']:.0f} d)"
+            if entry["reaches_at_earliest"]:
+                latest = (entry["reaches_at_latest"] or "later")[:10]
+                reaches += f"\n90%: {entry['reaches_at_earliest'][:10]} – {latest}"
+        growth = entry["growth_per_day"]
+        style = CAPACITY_STYLE.get(entry["status"], "dim")
+        table.add_row(
+            entry["resource"] + ("" if entry["scope"] == "deployment" else f"\n{entry['scope']}"),
+            entry["item"],
+            human(entry["current"], entry["unit"]),
+            "–"
+            if entry["limit"] is None
+            else f"{human(entry['limit'], entry['unit'])}\n{entry['limit_label']}",
+            "–" if growth is None else human(growth, entry["unit"], sign=True),
+            entry["model"] or "–",
+            reaches,
+            f"[{style}]{entry['status']}[/]",
+        )
+    Console(width=max(console.width, 170)).print(table)
 
 
 def _figures(fact: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

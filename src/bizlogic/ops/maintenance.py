@@ -16,6 +16,9 @@ Steps, each reported with its result and duration (``--only`` picks some):
                 ``BL_LOG_RETENTION_DAYS``; never the live file.
 * ``disk``      usage of the data and log filesystems; at or above
                 ``BL_DISK_ALERT_PERCENT`` a JSON alert to ``BL_ALERT_WEBHOOK_URL``.
+* ``capacity``  sample each resource's size and limit into ``capacity_samples`` (see
+                ``bizlogic.ops.capacity``) and delete samples older than
+                ``BL_CAPACITY_RETENTION_DAYS``; ``--dry-run`` measures, stores nothing.
 * ``restart``   only with ``--restart``: restart ``BL_SERVICE_UNITS`` (systemctl, or
                 ``BL_RESTART_COMMAND``), then poll ``BL_HEALTH_URL`` until healthy.
 
@@ -43,6 +46,8 @@ import redis
 from sqlalchemy import and_, delete, func, or_, select, text
 
 from bizlogic.cache import unlink_in_batches
+from bizlogic.ops.capacity import sample as capacity_sample
+from bizlogic.ops.capacity import store as capacity_store
 from bizlogic.ops.notify import DeliveryError, alert_payload, send_alert
 from bizlogic.ops.services import restart_commands, run_command, split_units, wait_healthy
 from bizlogic.private_fs import ensure_private_dir, open_private
@@ -63,7 +68,7 @@ from bizlogic.telemetry.logging import get_logger
 
 logger = logging.getLogger("bizlogic.maintenance")
 events = get_logger("bizlogic.maintenance")  # the structured lines: one per step
-STEPS = ("cache", "retention", "database", "logs", "disk", "restart")
+STEPS = ("cache", "retention", "database", "logs", "disk", "capacity", "restart")
 DEFAULT_STEPS = STEPS[:-1]  # restart only when asked
 KIND = "maintenance"
 BATCH = 1000
@@ -407,6 +412,27 @@ class Maintenance:
             return "failed", details
         details["alert"] = "sent"
         return "ok", details
+
+    def _capacity(self) -> tuple[str, dict[str, Any]]:
+        """One set of capacity samples, stored (not in a dry run), and the old ones pruned;
+        a resource that could not be read fails the step, the others are still stored."""
+        taken = self.now()
+        measured = capacity_sample.measure(self.db, self.settings, now=taken)
+        keep = self.settings.capacity_retention_days
+        details: dict[str, Any] = {
+            "taken_at": taken.isoformat(),
+            "sampled": [s.as_dict() for s in measured.samples],
+            "skipped": measured.skipped,
+            "errors": measured.errors,
+            "retention_days": keep,
+        }
+        if self.dry_run:
+            details["stored"] = 0
+            details["would_remove_old"] = capacity_store.count_old(self.db, keep, taken)
+        else:
+            details["stored"] = capacity_store.write(self.db, measured.samples, taken)
+            details["removed_old"] = capacity_store.prune(self.db, keep, taken)
+        return ("failed" if measured.errors else "ok"), details
 
     def _restart(self) -> tuple[str, dict[str, Any]]:
         units = split_units(self.settings.service_units)

@@ -85,11 +85,47 @@ def _external(target: str, setting: str, value: Any, current: Any = None) -> dic
     return {"target": target, "setting": setting, "current": current, "value": value}
 
 
-def advise(facts: dict[str, Any], settings: Settings) -> list[Recommendation]:
+def advise(
+    facts: dict[str, Any], settings: Settings, capacity: dict[str, Any] | None = None
+) -> list[Recommendation]:
+    """Every rule's findings, highest priority first; ``capacity`` (the section of
+    ``bizlogic.ops.capacity.project.projections``) adds its limits in sight."""
     found: list[Recommendation] = []
     for rule in (_system, _cpu, _database, _cache, _application, _combined):
         found.extend(rule(facts, settings))
+    found.extend(capacity_advice(capacity or {}))
     return sorted(found, key=lambda r: (PRIORITIES.index(r.priority), r.area, r.id))
+
+
+def capacity_advice(section: dict[str, Any]) -> list[Recommendation]:
+    """The capacity projections' recommendations in the tuner's terms: a limit reached or
+    projected within the horizon; the change is for a person (never --apply)."""
+    out = []
+    for rec in section.get("recommendations", []):
+        evidence = {
+            key: rec[key]
+            for key in (
+                "current",
+                "limit",
+                "growth_per_day",
+                "reaches_at",
+                "reaches_at_earliest",
+                "reaches_at_latest",
+                "days_left",
+            )
+        }
+        title = f"Capacity: {rec['resource']}" + (f" {rec['item']}" if rec["item"] else "")
+        out.append(
+            Recommendation(
+                rec["id"],
+                rec["priority"],
+                "capacity",
+                title,
+                {"scope": rec["scope"], **evidence},
+                f"{rec['message']}. To do: {rec['action']}." if rec["action"] else rec["message"],
+            )
+        )
+    return out
 
 
 def analysis_slots(settings: Settings) -> tuple[str, int]:

@@ -148,26 +148,31 @@ def sms_bodies(notice: Notice, spec: SmsSpec) -> list[dict[str, Any]]:
     return [fill(spec.body, {**values, "recipient": to}, [to]) for to in spec.recipients]
 
 
+def signed(channel: Channel, body: dict[str, Any], now_s: float) -> Outgoing:
+    """A POST of ``body`` to a DingTalk or Feishu robot, signed at ``now_s`` when the channel
+    has a secret (DingTalk: in the URL's query; Feishu: in the body); as is for the others."""
+    if channel.secret is None or not isinstance(channel.spec, DingTalkSpec | FeishuSpec):
+        return Outgoing("POST", channel.url, body)
+    if isinstance(channel.spec, DingTalkSpec):
+        stamp = int(now_s * 1000)
+        sign = dingtalk_sign(channel.secret, stamp)
+        url = str(httpx.URL(channel.url).copy_merge_params({"timestamp": str(stamp), "sign": sign}))
+        return Outgoing("POST", url, body, secrets=(url, sign))
+    stamp = int(now_s)
+    sign = feishu_sign(channel.secret, stamp)
+    return Outgoing("POST", channel.url, {"timestamp": str(stamp), "sign": sign, **body},
+                    secrets=(sign,))  # fmt: skip
+
+
 def requests_for(channel: Channel, notice: Notice, now_s: float) -> list[Outgoing]:
     """The request(s) that deliver ``notice`` to ``channel``, signed at ``now_s``."""
     spec = channel.spec
     if isinstance(spec, WeComSpec):
         return [Outgoing("POST", channel.url, wecom_body(notice))]
     if isinstance(spec, DingTalkSpec):
-        if channel.secret is None:
-            return [Outgoing("POST", channel.url, dingtalk_body(notice))]
-        stamp = int(now_s * 1000)
-        sign = dingtalk_sign(channel.secret, stamp)
-        url = str(httpx.URL(channel.url).copy_merge_params({"timestamp": str(stamp), "sign": sign}))
-        return [Outgoing("POST", url, dingtalk_body(notice), secrets=(url, sign))]
+        return [signed(channel, dingtalk_body(notice), now_s)]
     if isinstance(spec, FeishuSpec):
-        body = feishu_body(notice, spec)
-        if channel.secret is None:
-            return [Outgoing("POST", channel.url, body)]
-        stamp = int(now_s)
-        sign = feishu_sign(channel.secret, stamp)
-        body = {"timestamp": str(stamp), "sign": sign, **body}
-        return [Outgoing("POST", channel.url, body, secrets=(sign,))]
+        return [signed(channel, feishu_body(notice, spec), now_s)]
     if isinstance(spec, SlackSpec):
         return [Outgoing("POST", channel.url, slack_body(notice, spec))]
     return [

@@ -144,10 +144,16 @@ def load_notify_config(path: Path) -> NotifyConfig:
         raise NotifyConfigError(f"{path}: not valid YAML{where}") from None
     if not isinstance(document, dict):
         raise NotifyConfigError(f"{path}: expected a mapping with `channels`")
-    unknown = sorted(str(key) for key in document if key != "channels")
+    unknown = sorted(str(key) for key in document if key not in ("channels", "reports"))
     if unknown:
-        raise NotifyConfigError(f"{path}: {unknown[0]}: unknown field; the only one is channels")
+        raise NotifyConfigError(
+            f"{path}: {unknown[0]}: unknown field; the fields are channels and reports"
+        )
+    # `reports:` (where `bizlogic report --send` delivers) is read by bizlogic.ops.report.
+    # delivery; a file with only that section (e-mail alone) has no channels.
     entries = document.get("channels")
+    if entries is None and "reports" in document:
+        return NotifyConfig(source=path, channels={})
     if not isinstance(entries, dict) or not entries:
         raise NotifyConfigError(f"{path}: channels: expected a mapping of channel names")
     channels = {}
