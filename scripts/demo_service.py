@@ -140,6 +140,8 @@ The service is running (pid {server.pid}, data in {data_dir}):
   health     {url}{BASE}/health
   metrics    {url}/metrics
   rules      curl -H "Authorization: Bearer $TOKEN" {url}{BASE}/rules/{args.project}
+  report     BL_DATA_DIR={data_dir} BL_LOG_FILE={env["BL_LOG_FILE"]} \\
+               {bin_dir / "bizlogic"} report --hours 1 --html report.html
 Admin token (7 days):
 TOKEN={admin_token}
 Stop it with: make demo-stop""")

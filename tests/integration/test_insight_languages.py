@@ -336,7 +336,7 @@ def _store_rows_at_0008(url: str) -> None:
 
 def test_0009_fills_lang_from_the_job_and_leaves_translations_empty(url):
     _store_rows_at_0008(url)
-    migrations.upgrade(url)
+    migrations.upgrade(url, "0009")
     assert migrations.current(url) == "0009"
     db = Database(url)
     try:

@@ -20,10 +20,12 @@ from bizlogic.cli import (
     admin,
     analyze,
     data,
+    drill,
     jobs,
     logs,
     maintain,
     recover,
+    report,
     rules,
     service,
     tune,
@@ -31,7 +33,7 @@ from bizlogic.cli import (
 from bizlogic.cli.options import fail
 
 # The modules with commands, each registered once, in this order.
-MODULES = (analyze, data, service, admin, rules, jobs, maintain, logs, tune, recover)
+MODULES = (analyze, data, service, admin, rules, jobs, maintain, logs, tune, report, recover, drill)
 # The order of `bizlogic --help`: the single verbs, then the groups.
 HELP_ORDER = (
     "analyze",
@@ -43,12 +45,14 @@ HELP_ORDER = (
     "worker",
     "maintain",
     "tune",
+    "report",
     "token",
     "db",
     "rules",
     "jobs",
     "logs",
     "recover",
+    "drill",
 )
 
 

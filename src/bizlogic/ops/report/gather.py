@@ -8,12 +8,11 @@ the report's ``status`` is ``partial``.
 
 from __future__ import annotations
 
-import importlib.util
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from bizlogic.ops.capacity.project import projections
 from bizlogic.ops.logs import LogReadError
 from bizlogic.ops.report import analyses, changes, curation, documents, operations, service
 from bizlogic.ops.report.logpass import ServiceLogPass, log_paths
@@ -26,17 +25,6 @@ if TYPE_CHECKING:
     from bizlogic.settings import Settings
 
 SCHEMA = "bizlogic-report/1"
-CAPACITY_MODULE = "bizlogic.ops.capacity.project"
-
-
-def capacity(db: Database, settings: Settings, now: datetime) -> dict[str, Any] | None:
-    """The capacity projections (`bizlogic.ops.capacity.projections`), or None where that
-    module is not installed: the report then has no capacity section."""
-    if importlib.util.find_spec(CAPACITY_MODULE) is None:
-        return None
-    from bizlogic.ops.capacity.project import projections  # type: ignore[import-not-found]
-
-    return projections(db, settings, now=now)
 
 
 def gather(
@@ -86,7 +74,7 @@ def gather(
     body["logs"] = service.log_figures(found) if found is not None else None
     body["tuner"] = documents.tuner(db, window)
     body["drills"] = documents.drills(db, window)
-    body["capacity"] = capacity(db, settings, window.end)
+    body["capacity"] = projections(db, settings, now=window.end)
     body["headline"] = changes.headline(body)
     previous = ops_reports.latest(db, "report", name=window.name, before=window.end)
     body["changes"] = changes.changes(body["headline"], previous)

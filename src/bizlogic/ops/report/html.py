@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from bizlogic.ops.capacity.resources import human
 from bizlogic.ops.report import svg
 from bizlogic.ops.report.changes import FIGURES, ITEMS
 from bizlogic.ops.report.i18n import translator
@@ -445,23 +446,30 @@ def capacity_rows(cap: dict[str, Any]) -> list[dict[str, Any]]:
     """The series nearest to their limit first (no projected date: last)."""
     return sorted(
         cap.get("series", []),
-        key=lambda s: (s.get("days_left") is None, s.get("days_left") or 0),
+        key=lambda s: (
+            s.get("days_left") is None,
+            s.get("days_left") or 0,
+            s.get("limit") is None,
+            str(s.get("resource")),
+            str(s.get("item")),
+        ),
     )
 
 
 def _capacity(body: dict[str, Any], _: Translate) -> str:
     cap = body["capacity"]
 
-    def number(value: Any, unit: str = "") -> str:
-        return "–" if value is None else f"{value:,.6g}{(' ' + unit) if unit else ''}"
+    def number(value: Any, unit: str, *, sign: bool = False) -> str:
+        return "–" if value is None else human(float(value), unit, sign=sign).strip()
 
     rows = [
         [
             s.get("resource"),
             s.get("item") or "",
             number(s.get("current"), s.get("unit") or ""),
-            s.get("limit_label") or number(s.get("limit")),
-            number(s.get("growth_per_day")),
+            number(s.get("limit"), s.get("unit") or "")
+            + (f" ({s['limit_label']})" if s.get("limit_label") else ""),
+            number(s.get("growth_per_day"), s.get("unit") or "", sign=True),
             (s.get("reaches_at") or "–")[:10],
             "–" if s.get("days_left") is None else f"{s['days_left']:.0f}",
             s.get("status"),
