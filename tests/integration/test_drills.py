@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,13 @@ import redis
 from sqlalchemy import func, select
 
 from bizlogic.jobs.identity import parse_worker_id
+from bizlogic.ops.drills.sandbox import WebhookReceiver
 from bizlogic.ops.recovery import history
 from bizlogic.store import clock, migrations, ops_reports
 from bizlogic.store.db import Database
 from bizlogic.store.tables import AnalysisJob, AnnotationRow, MaintenanceRun
 from tests.conftest import fresh_pg_database
+from tests.polling import poll
 from tests.servers import EXE, Server, clean_env
 
 TIMEOUT_S = 90
@@ -292,9 +295,31 @@ def test_a_mistyped_confirmation_injects_nothing(tmp_path) -> None:
 # -- a named target: a test-owned stack ----------------------------------------------------------
 
 
-@pytest.fixture
-def stack(redis_server, tmp_path) -> Iterator[dict[str, Any]]:
-    """PostgreSQL, Redis, `bizlogic serve` and two `bizlogic worker`s owned by the test."""
+# Auto-recovery's settings for the stack's `bizlogic recover watch` (as the sandbox's): it
+# looks every 0.5 s and acts after 2 failing looks; CPU and memory may only notify.
+WATCH = {
+    "BL_RECOVERY_INTERVAL_S": "0.5",
+    "BL_RECOVERY_CONFIRMATIONS": "2",
+    "BL_RECOVERY_VERIFY_TIMEOUT_S": "20",
+    "BL_RECOVERY_BACKOFF_S": "1",
+    "BL_RECOVERY_CPU_PERCENT": "100",
+    "BL_RECOVERY_MEMORY_PERCENT": "100",
+    "BL_RECOVERY_CHAINS": "high_cpu_usage=notify_admin;high_memory_usage=notify_admin",
+    "BL_RECOVERY_RESTART_UNITS": "redis_connection=redis-server.service",
+}
+
+
+@contextmanager
+def running_stack(
+    redis_server,
+    tmp_path: Path,
+    extra: dict[str, str] | None = None,
+    worker_extra: dict[str, str] | None = None,
+    watch: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """PostgreSQL, Redis, `bizlogic serve`, two `bizlogic worker`s and, with ``watch``,
+    `bizlogic recover watch`, owned by the test. ``extra`` goes to every process and to
+    the env file; ``worker_extra`` to the workers only (what the env file does not say)."""
     with fresh_pg_database("bl_drill_target") as (_, _, url):
         migrations.upgrade(url)
         settings = {
@@ -303,21 +328,40 @@ def stack(redis_server, tmp_path) -> Iterator[dict[str, Any]]:
             "BL_JWT_SECRET": JWT,
             "BL_LOG_FILE": "",
             **FAST,
+            **(extra or {}),
         }
         env = clean_env(tmp_path / "data", **settings)
         server = Server(env, tmp_path / "server.log")
-        workers = [
+        procs = [
             subprocess.Popen(
                 [EXE, "worker", "--processes", "1", "--metrics-port", "0"],
-                env=env,
+                env={**env, **(worker_extra or {})},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
             for _ in range(2)
         ]
+        workers = list(procs)
         db = Database(url, pooled=False)
         try:
+            if watch:
+                log = tmp_path / "watch.log"
+                with log.open("ab") as out:
+                    procs.append(
+                        subprocess.Popen(
+                            [EXE, "recover", "watch"],
+                            env={**env, "BL_LOG_FORMAT": "json"},
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                        )
+                    )
+                poll(
+                    lambda: "recovery_leader" in log.read_text(errors="replace"),
+                    60,
+                    "the stack's recover watch to lead",
+                )
             yield {
                 "settings": {
                     **settings,
@@ -329,10 +373,18 @@ def stack(redis_server, tmp_path) -> Iterator[dict[str, Any]]:
             }
         finally:
             db.dispose()
-            for worker in workers:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(30)
+            for proc in procs:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
             server.stop()
+
+
+@pytest.fixture
+def stack(redis_server, tmp_path) -> Iterator[dict[str, Any]]:
+    """PostgreSQL, Redis, `bizlogic serve` and two `bizlogic worker`s owned by the test."""
+    with running_stack(redis_server, tmp_path) as running:
+        yield running
 
 
 def test_worker_kill_against_a_named_target(stack, tmp_path) -> None:
@@ -397,3 +449,179 @@ def test_the_sandbox_needs_redis_server_on_the_path(tmp_path) -> None:
     done = drill(env, "run", "worker-kill", "--sandbox")
     assert done.returncode == 2
     assert "redis-server is not on PATH" in " ".join(done.stderr.split())
+
+
+# -- the other drills against a named target ------------------------------------------------------
+
+STOP_REDIS = """\
+import json, os, signal, sys, time
+import redis
+pid, url, marker = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+os.kill(pid, signal.SIGKILL)
+client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+deadline = time.monotonic() + 10
+while True:  # until the port refuses: the fault has landed
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        failed = f"{type(exc).__name__}: {exc}"
+        break
+    if time.monotonic() > deadline:
+        sys.exit("redis still answers")
+    time.sleep(0.05)
+json.dump({"killed": pid, "ping": failed}, open(marker, "w"))
+"""
+START_REDIS = """\
+import json, subprocess, sys, time
+import redis
+binary, port, workdir, pidfile, url, marker = sys.argv[1:7]
+client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+try:
+    client.ping()
+    down = False
+except redis.ConnectionError:
+    down = True
+subprocess.run(
+    [binary, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+     "--dir", workdir, "--daemonize", "yes", "--pidfile", pidfile],
+    check=True, stdout=subprocess.DEVNULL,
+)
+deadline = time.monotonic() + 10
+while True:
+    try:
+        client.ping()
+        break
+    except redis.ConnectionError:
+        if time.monotonic() > deadline:
+            sys.exit("redis did not start")
+        time.sleep(0.05)
+json.dump({"was_down": down}, open(marker, "w"))
+"""
+
+
+def yaml_list(*argv: object) -> str:
+    return json.dumps([str(a) for a in argv])
+
+
+def run_against(stack: dict[str, Any], tmp_path: Path, name: str, config: str) -> dict[str, Any]:
+    """The drill against the stack as a named target, --yes; its printed JSON report."""
+    target = env_file(tmp_path / "stack.env", **stack["settings"])
+    path = tmp_path / "drills.yml"
+    path.write_text(f"target_name: test-stack\ndrills:\n{config}")
+    env = clean_env(tmp_path / "cli", BL_DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/x")
+    done = drill(
+        env, "run", name, "--target", str(target), "--config", str(path), "--yes", "--json",
+        "--timeout", str(TIMEOUT_S),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert JWT not in done.stdout
+    doc = json.loads(done.stdout)
+    assert doc["body"]["target_kind"] == "target"
+    return doc
+
+
+def test_redis_stop_against_a_named_target(redis_server, tmp_path) -> None:
+    stopped, started = tmp_path / "stopped.json", tmp_path / "started.json"
+    pidfile = tmp_path / "redis-restored.pid"
+    (tmp_path / "stop_redis.py").write_text(STOP_REDIS)
+    (tmp_path / "start_redis.py").write_text(START_REDIS)
+    victim = redis_server.process.pid
+    inject = yaml_list(sys.executable, tmp_path / "stop_redis.py", victim, redis_server.url,
+                       stopped)  # fmt: skip
+    restore = yaml_list(
+        sys.executable, tmp_path / "start_redis.py", redis_server.binary, redis_server.port,
+        tmp_path, pidfile, redis_server.url, started,
+    )  # fmt: skip
+    config = f"  redis-stop:\n    inject: {inject}\n    restore: {restore}\n"
+    try:
+        with running_stack(
+            redis_server, tmp_path, extra={"BL_RECOVERY_MODE": "dry-run", **WATCH}, watch=True
+        ) as stack:
+            doc = run_against(stack, tmp_path, "redis-stop", config)
+            check_common(doc, stack["db"], "redis-stop", target="test-stack")
+            analyses = jobs(stack["db"])
+            planned = recovery_events(stack["db"], action="restart_service")
+    finally:
+        if pidfile.exists():  # the Redis the restore started runs detached
+            with suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    # Redis really was down: the injection saw a ping refused, the restore found it down
+    assert json.loads(stopped.read_text())["killed"] == victim
+    assert "ConnectionError" in json.loads(stopped.read_text())["ping"]
+    assert json.loads(started.read_text()) == {"was_down": True}
+    assert redis_server.process.poll() == -signal.SIGKILL
+    timeline = [e["event"] for e in doc["body"]["timeline"]]
+    assert timeline.index("fault injected") < timeline.index("detected")
+    assert timeline.index("detected") < timeline.index("restored") < timeline.index("recovered")
+    # dry-run: auto-recovery planned the restart and the drill restored it
+    assert doc["summary"]["recovery_acted"] is False
+    assert planned and all(e["dry_run"] for e in planned)
+    assert len(analyses) == 2 and {j["status"] for j in analyses.values()} == {"completed"}
+
+
+def test_runaway_analysis_against_a_named_target(redis_server, tmp_path) -> None:
+    # The target's limit is 3 s and its auto-recovery acts; its workers run with a far one,
+    # as a step that never reaches a cancellation check would (the sandbox does the same).
+    target = {"BL_ANALYSIS_TIMEOUT_S": "3", "BL_RECOVERY_MODE": "act", **WATCH}
+    with running_stack(
+        redis_server, tmp_path, extra=target, worker_extra={"BL_ANALYSIS_TIMEOUT_S": "600"},
+        watch=True,
+    ) as stack:  # fmt: skip
+        doc = run_against(stack, tmp_path, "runaway-analysis", "")
+        check_common(doc, stack["db"], "runaway-analysis", target="test-stack")
+        [detected] = recovery_events(
+            stack["db"], failure_type="algorithm_timeout", outcome="detected"
+        )
+        [kill] = recovery_events(stack["db"], action="kill_processes", outcome="succeeded")
+        runaway, follow_up = sorted(jobs(stack["db"]).values(), key=lambda j: j["created_at"])
+        assert all(w.poll() is None for w in stack["workers"])
+    assert doc["body"]["settings"]["analysis_timeout_s"] == 3
+    assert doc["body"]["evidence"]["detection_event"] == detected["id"]
+    assert kill["context"]["result"]["cancelled"] == [runaway["job_id"]]
+    assert runaway["status"] == "cancelled" and follow_up["status"] == "completed"
+    assert doc["summary"]["recovery_acted"] is True
+    # the time limit was passed before auto-recovery's detection was counted from
+    [passed] = [e for e in doc["body"]["timeline"] if e["event"] == "fault injected"]
+    assert passed["what"] == "the analysis ran past 3 s"
+
+
+RUN_MAINTAIN_DISK = """\
+import os, subprocess, sys
+from dotenv import dotenv_values
+exe, env_file = sys.argv[1:3]
+env = {k: v for k, v in os.environ.items() if not k.startswith("BL_")}
+env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+env["BL_DISK_ALERT_PERCENT"] = "1"  # a threshold the disk is surely above
+sys.exit(subprocess.run([exe, "maintain", "--only", "disk", "--json"], env=env).returncode)
+"""
+
+
+def test_disk_alert_against_a_named_target(redis_server, tmp_path) -> None:
+    receiver = WebhookReceiver()
+    script = tmp_path / "maintain_disk.py"
+    script.write_text(RUN_MAINTAIN_DISK)
+    inject = yaml_list(sys.executable, script, EXE, tmp_path / "stack.env")
+    try:
+        with running_stack(
+            redis_server, tmp_path, extra={"BL_ALERT_WEBHOOK_URL": receiver.url}
+        ) as stack:
+            config = f"  disk-alert:\n    inject: {inject}\n"
+            doc = run_against(stack, tmp_path, "disk-alert", config)
+            check_common(doc, stack["db"], "disk-alert", target="test-stack")
+            with stack["db"].scope() as session:
+                [run] = session.scalars(select(MaintenanceRun)).all()
+                run_id, status, [step] = run.id, run.status, run.details["steps"]
+    finally:
+        receiver.close()
+    assert doc["body"]["evidence"]["maintenance_run"] == run_id and status == "ok"
+    assert step["name"] == "disk" and step["details"]["alert"] == "sent"
+    # the alert reached the deployment's webhook, once, with the threshold the command set
+    [got] = receiver.received
+    alert = got["payload"]
+    assert alert["alertname"] == "BusinessLogicDiskUsage"
+    assert alert["details"]["threshold"] == 1
+    # df's Use% of the data directory's filesystem (other processes write meanwhile)
+    data = os.statvfs(tmp_path / "data")
+    used = data.f_blocks - data.f_bfree
+    assert abs(alert["details"]["usage_percent"]["data"] - 100 * used / (used + data.f_bavail)) < 1
+    assert doc["body"]["evidence"]["injection"]["exit_code"] == 0
