@@ -21,6 +21,17 @@ from bizlogic.store.tables import OpsReport
 
 Kind = Literal["report", "drill", "tune"]
 KINDS: tuple[str, ...] = get_args(Kind)
+# The summary of a drill document: written by ``bizlogic drill``, read by the report.
+DRILL_SUMMARY_KEYS = (
+    "drill",
+    "target",
+    "passed",
+    "detect_s",
+    "recover_s",
+    "recovery_acted",
+    "lost_jobs",
+    "lost_records",
+)
 
 
 def save(

@@ -13,16 +13,7 @@ from bizlogic.store import ops_reports
 from bizlogic.store.db import Database
 from bizlogic.telemetry.redact import redact
 
-SUMMARY_KEYS = (
-    "drill",
-    "target",
-    "passed",
-    "detect_s",
-    "recover_s",
-    "recovery_acted",
-    "lost_jobs",
-    "lost_records",
-)
+SUMMARY_KEYS = ops_reports.DRILL_SUMMARY_KEYS
 
 
 @dataclass

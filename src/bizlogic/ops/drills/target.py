@@ -9,6 +9,7 @@ The sandbox (``sandbox.Sandbox``) injects its faults itself, into processes it o
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ class TargetError(ValueError):
     """The target cannot be used as described (env file, secret, drill refused)."""
 
 
-class Deployment:
+class Deployment(ABC):
     kind = "target"  # sandbox | target | production
 
     def __init__(self, name: str, settings: Settings) -> None:
@@ -56,9 +57,11 @@ class Deployment:
             )
         return jwt_secret(self.settings)
 
+    @abstractmethod
     def start(self) -> None:
-        """Bring the deployment up (the sandbox); an existing one is already up."""
+        """Bring the deployment up, where the drill owns it."""
 
+    @abstractmethod
     def close(self) -> None:
         """Tear down what the drill started."""
 
@@ -72,17 +75,21 @@ class Deployment:
                 "(there are no server connections to terminate)"
             )
 
+    @abstractmethod
     def can_inject(self, drill: str) -> bool:
-        return True
+        """Whether this deployment knows how to inject ``drill``'s fault."""
 
+    @abstractmethod
     def inject(self, drill: str, values: dict[str, str]) -> dict[str, Any]:
-        raise NotImplementedError
+        """Inject the fault; what was done, for the timeline."""
 
+    @abstractmethod
     def can_restore(self, drill: str) -> bool:
-        return False
+        """Whether this deployment has a way to undo ``drill``'s fault itself."""
 
+    @abstractmethod
     def restore(self, drill: str, values: dict[str, str]) -> dict[str, Any]:
-        raise NotImplementedError
+        """Undo the fault; what was done, for the timeline."""
 
     def settings_shown(self) -> dict[str, Any]:
         """The settings a drill depends on, URLs' passwords masked, no secret at all."""
@@ -126,6 +133,12 @@ class CommandDeployment(Deployment):
         super().check(drill)
         for key in DRILLS[drill].target_keys:
             self.config.argv(drill, key)  # DrillConfigError naming the missing key
+
+    def start(self) -> None:
+        """Nothing: a named deployment is already up, and not the drill's to start."""
+
+    def close(self) -> None:
+        """Nothing: the drill started nothing here."""
 
     def can_inject(self, drill: str) -> bool:
         return self.config.has(drill, "inject")

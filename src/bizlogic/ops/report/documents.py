@@ -12,16 +12,7 @@ from bizlogic.store import ops_reports
 from bizlogic.store.db import Database
 
 TOP_RECOMMENDATIONS = 10
-DRILL_KEYS = (
-    "drill",
-    "target",
-    "passed",
-    "detect_s",
-    "recover_s",
-    "recovery_acted",
-    "lost_jobs",
-    "lost_records",
-)
+DRILL_KEYS = ops_reports.DRILL_SUMMARY_KEYS
 
 
 def tuner(db: Database, window: Window) -> dict[str, Any]:

@@ -25,7 +25,7 @@ WECOM_MAX_BYTES = 4096
 
 
 class _Transient(Exception):
-    pass
+    """A network error, 429 or 5xx: worth another attempt."""
 
 
 def _cut_bytes(text: str, limit: int) -> str:
@@ -114,7 +114,7 @@ def _attempt(client: httpx.Client, channel: Channel, request: Outgoing) -> None:
 
 
 class EmailError(Exception):
-    pass
+    """The SMTP server could not be reached or refused the report."""
 
 
 def email_message(spec: EmailSpec, subject: str, html: str, plain: str) -> EmailMessage:
